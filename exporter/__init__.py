@@ -1,0 +1,1 @@
+"""genai-lens exporter: OTLP/HTTP metrics in, Prometheus series out."""

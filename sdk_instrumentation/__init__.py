@@ -1,0 +1,1 @@
+"""genai-lens SDK instrumentation (public API filled in as modules land)."""

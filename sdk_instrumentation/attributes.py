@@ -1,0 +1,64 @@
+"""Attribute and instrument names, as fixed by DESIGN.md.
+
+The ``gen_ai.*`` names follow the OpenTelemetry GenAI semantic conventions
+(``gen_ai.provider.name``, not the old ``gen_ai.system``); names the
+conventions lack live under ``genai_lens.*``.
+"""
+
+# Semantic-convention attributes.
+OPERATION_NAME = "gen_ai.operation.name"
+PROVIDER_NAME = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+RESPONSE_MODEL = "gen_ai.response.model"
+RESPONSE_ID = "gen_ai.response.id"
+REQUEST_STREAM = "gen_ai.request.stream"
+REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+REQUEST_TOP_P = "gen_ai.request.top_p"
+TOKEN_TYPE = "gen_ai.token.type"
+USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
+RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+ERROR_TYPE = "error.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+
+# genai-lens attributes.
+API_KEY = "genai_lens.api_key"
+COST_TYPE = "genai_lens.cost.type"
+WEB_SEARCH = "genai_lens.web_search"
+BILLING = "genai_lens.billing"
+COST_USD = "genai_lens.cost.usd"
+THROUGHPUT = "genai_lens.throughput"
+WEB_SEARCH_CALLS = "genai_lens.web_search.calls"
+
+# Token types and cost types.
+TOKEN_INPUT = "input"
+TOKEN_OUTPUT = "output"
+COST_INPUT = "input"
+COST_OUTPUT = "output"
+COST_OTHER = "other"
+BILLING_PAYG = "payg"
+BILLING_SUBSCRIPTION = "subscription"
+
+# Instruments.
+METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
+METRIC_THROUGHPUT = "genai_lens.throughput"
+METRIC_COST = "genai_lens.cost"
+METRIC_WEB_SEARCH_CALLS = "genai_lens.web_search.calls"
+METRIC_UNPRICED_REQUESTS = "genai_lens.unpriced.requests"
+
+# Bucket boundaries advised by the GenAI semantic conventions.
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+CHUNK_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+THROUGHPUT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
