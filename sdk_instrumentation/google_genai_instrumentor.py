@@ -1,0 +1,263 @@
+"""OpenTelemetry instrumentation for the ``google-genai`` client.
+
+    from sdk_instrumentation import GoogleGenAIInstrumentor
+    GoogleGenAIInstrumentor().instrument()
+    ...
+    GoogleGenAIInstrumentor().uninstrument()
+
+Covers ``models.generate_content``, ``models.generate_content_stream`` and
+``models.embed_content`` and their ``client.aio`` twins. The provider is
+``gcp.vertex_ai`` when the client runs in Vertex AI mode, else ``gcp.gemini``.
+Input tokens are ``prompt_token_count`` (cached tokens included) plus
+``tool_use_prompt_token_count``; output tokens are ``candidates_token_count``
+plus ``thoughts_token_count``. Grounding with Google Search counts one web
+search call per search query the response reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+
+from . import attributes as a
+from .client_options import get_options
+from .providers import server_address
+from .safety import guard, log_once
+from .streams import AsyncTracedStream, TracedStream
+from .telemetry import Call, Telemetry
+from .usage import Usage
+
+__all__ = ["GoogleGenAIInstrumentor"]
+
+_MODULE = "google.genai.models"
+# (class, method, operation, streaming)
+_PATCHES = (
+    ("Models", "generate_content", "generate_content", False),
+    ("Models", "generate_content_stream", "generate_content", True),
+    ("Models", "embed_content", "embeddings", False),
+    ("AsyncModels", "generate_content", "generate_content", False),
+    ("AsyncModels", "generate_content_stream", "generate_content", True),
+    ("AsyncModels", "embed_content", "embeddings", False),
+)
+
+
+class GoogleGenAIInstrumentor(BaseInstrumentor):
+    """Instruments ``google-genai``; takes the same ``instrument()`` arguments as ``OpenAIInstrumentor``."""
+
+    telemetry: Telemetry | None = None
+    all_clients: bool = True
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("google-genai >= 1.20",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        telemetry = kwargs.get("telemetry") or Telemetry(
+            tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"),
+            pricing=kwargs.get("pricing"), labeler=kwargs.get("labeler"),
+            capture_content=kwargs.get("capture_content"), attributes=kwargs.get("attributes"))
+        type(self).telemetry = telemetry
+        type(self).all_clients = kwargs.get("all_clients", True)
+        for cls, method, operation, stream in _PATCHES:
+            make = _async_wrapper if cls.startswith("Async") else _sync_wrapper
+            wrapt.wrap_function_wrapper(_MODULE, f"{cls}.{method}", make(self, operation, stream))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import google.genai.models as models
+
+        for cls, method, _, _ in _PATCHES:
+            unwrap(getattr(models, cls), method)
+        type(self).telemetry = None
+
+
+def _model_name(model) -> str | None:
+    if not isinstance(model, str):
+        return None
+    for prefix in ("models/", "publishers/google/models/"):
+        if model.startswith(prefix):
+            return model[len(prefix):]
+    if "/publishers/google/models/" in model:
+        return model.rsplit("/", 1)[-1]
+    return model
+
+
+def _config_value(config, name: str):
+    if config is None:
+        return None
+    if isinstance(config, dict):
+        return config.get(name)
+    return getattr(config, name, None)
+
+
+def _web_search_requested(config) -> bool:
+    for tool in _config_value(config, "tools") or ():
+        for name in ("google_search", "googleSearch", "google_search_retrieval", "googleSearchRetrieval"):
+            if _config_value(tool, name) is not None:
+                return True
+    return False
+
+
+def _start(instrumentor: GoogleGenAIInstrumentor, operation: str, stream: bool, instance, kwargs: dict) -> Call | None:
+    telemetry = instrumentor.telemetry
+    if telemetry is None:
+        return None
+    api_client = getattr(instance, "_api_client", None)
+    options = get_options(api_client)
+    if options is None and not instrumentor.all_clients:
+        return None
+    vertex = bool(getattr(api_client, "vertexai", False))
+    provider = (options and options.provider) or ("gcp.vertex_ai" if vertex else "gcp.gemini")
+    http_options = getattr(api_client, "_http_options", None)
+    host, port = server_address(getattr(http_options, "base_url", None) or "")
+    config = kwargs.get("config")
+    request_attributes = {}
+    for key, name in (("temperature", a.REQUEST_TEMPERATURE), ("top_p", a.REQUEST_TOP_P), ("max_output_tokens", a.REQUEST_MAX_TOKENS)):
+        value = _config_value(config, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            request_attributes[name] = value
+    return telemetry.start_call(
+        operation=operation, provider=provider, request_model=_model_name(kwargs.get("model")),
+        api_key=getattr(api_client, "api_key", None), key_label=options.api_key_alias if options else None,
+        stream=stream, server_address=host, server_port=port, web_search=_web_search_requested(config),
+        request_attributes=request_attributes, extra_attributes=options.attributes if options else None,
+        input_messages=kwargs.get("contents") if operation != "embeddings" else None,
+    )
+
+
+def gemini_usage(metadata, web_search_calls: int = 0) -> Usage | None:
+    if metadata is None:
+        return None
+    prompt = metadata.prompt_token_count or 0
+    tool_prompt = getattr(metadata, "tool_use_prompt_token_count", None) or 0
+    candidates = getattr(metadata, "candidates_token_count", None) or 0
+    thoughts = getattr(metadata, "thoughts_token_count", None) or 0
+    return Usage(
+        input_tokens=prompt + tool_prompt,
+        output_tokens=candidates + thoughts,
+        cache_read_tokens=getattr(metadata, "cached_content_token_count", None) or 0,
+        reasoning_tokens=thoughts,
+        web_search_calls=web_search_calls,
+    )
+
+
+def _web_search_calls(response) -> int:
+    total = 0
+    for candidate in getattr(response, "candidates", None) or ():
+        grounding = getattr(candidate, "grounding_metadata", None)
+        if grounding is not None:
+            total += len(getattr(grounding, "web_search_queries", None) or ())
+    return total
+
+
+def _finish_reasons(response) -> list[str]:
+    reasons = []
+    for candidate in getattr(response, "candidates", None) or ():
+        reason = getattr(candidate, "finish_reason", None)
+        if reason is not None:
+            reasons.append(str(getattr(reason, "value", reason)).lower())
+    return reasons
+
+
+def _read_response(call: Call, operation: str, response) -> None:
+    if operation == "embeddings":
+        metadata = getattr(response, "usage_metadata", None)
+        tokens = getattr(metadata, "prompt_token_count", None) if metadata is not None else None
+        if isinstance(tokens, int):
+            call.set_usage(Usage(input_tokens=tokens))
+        return
+    call.set_response(getattr(response, "model_version", None), getattr(response, "response_id", None), _finish_reasons(response))
+    call.set_usage(gemini_usage(getattr(response, "usage_metadata", None), _web_search_calls(response)))
+    if call.telemetry.capture_content:
+        call.set_output(getattr(response, "text", None))
+
+
+def _has_content(chunk) -> bool:
+    for candidate in chunk.candidates or ():
+        content = candidate.content
+        if content is not None and content.parts:
+            return True
+    return False
+
+
+class _StreamHandler:
+    __slots__ = ("call", "last", "searches", "reasons")
+
+    def __init__(self, call: Call):
+        self.call = call
+        self.last = None
+        self.searches = 0
+        self.reasons: list[str] = []
+
+    def process(self, chunk) -> bool:
+        if _has_content(chunk):
+            self.call.chunk()
+        if chunk.usage_metadata is not None:
+            self.last = chunk
+        self.searches = max(self.searches, _web_search_calls(chunk))
+        if chunk.candidates and chunk.candidates[0].finish_reason is not None:
+            self.reasons = _finish_reasons(chunk)
+        return False
+
+    def finish(self, error) -> None:
+        call = self.call
+        if call.ended:
+            return
+        call.done()
+        last = self.last
+        if last is not None:
+            call.set_response(getattr(last, "model_version", None), getattr(last, "response_id", None), self.reasons)
+            call.set_usage(gemini_usage(last.usage_metadata, self.searches))
+        call.end(error)
+
+
+def _sync_wrapper(instrumentor, operation: str, stream: bool):
+    def wrapper(wrapped, instance, args, kwargs):
+        call = None
+        with guard("google_genai.start"):
+            call = _start(instrumentor, operation, stream, instance, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        try:
+            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                result = wrapped(*args, **kwargs)
+        except Exception as exc:
+            call.end(exc)
+            raise
+        return _handle_result(result, call, operation, is_async=False)
+
+    return wrapper
+
+
+def _async_wrapper(instrumentor, operation: str, stream: bool):
+    async def wrapper(wrapped, instance, args, kwargs):
+        call = None
+        with guard("google_genai.start"):
+            call = _start(instrumentor, operation, stream, instance, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                result = await wrapped(*args, **kwargs)
+        except Exception as exc:
+            call.end(exc)
+            raise
+        return _handle_result(result, call, operation, is_async=True)
+
+    return wrapper
+
+
+def _handle_result(result, call: Call, operation: str, is_async: bool):
+    try:
+        if call.stream:
+            handler = _StreamHandler(call)
+            return AsyncTracedStream(result, handler) if is_async else TracedStream(result, handler)
+        call.done()
+        _read_response(call, operation, result)
+        call.end()
+    except Exception as exc:  # noqa: BLE001
+        log_once("google_genai.result", exc)
+        call.end()
+    return result

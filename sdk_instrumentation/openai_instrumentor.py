@@ -1,0 +1,370 @@
+"""OpenTelemetry instrumentation for the ``openai`` client.
+
+    from sdk_instrumentation import OpenAIInstrumentor
+    OpenAIInstrumentor().instrument()          # every OpenAI / AsyncOpenAI client
+    ...
+    OpenAIInstrumentor().uninstrument()        # everything patched is restored
+
+Covers, sync and async: ``chat.completions.create`` (plain and ``stream=True``),
+``responses.create`` (plain and streaming) and ``embeddings.create``, including
+``with_raw_response`` and ``with_streaming_response``. The provider comes from
+the client's base URL (``providers.provider_from_url``), so Azure OpenAI,
+DeepSeek, Groq, xAI, Gemini's OpenAI-compatible endpoint and gateways are named
+right. For streamed chat completions genai-lens asks for usage
+(``stream_options.include_usage``) when the caller did not, and hides that extra
+usage-only chunk from the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+
+from . import attributes as a
+from .client_options import get_options
+from .providers import provider_from_url, server_address
+from .safety import guard, log_once
+from .streams import AsyncTracedStream, TracedStream
+from .telemetry import Call, Telemetry
+from .usage import Usage
+
+__all__ = ["OpenAIInstrumentor"]
+
+_PATCHES = (
+    ("openai.resources.chat.completions.completions", "Completions", "chat", False),
+    ("openai.resources.chat.completions.completions", "AsyncCompletions", "chat", True),
+    ("openai.resources.responses.responses", "Responses", "responses", False),
+    ("openai.resources.responses.responses", "AsyncResponses", "responses", True),
+    ("openai.resources.embeddings", "Embeddings", "embeddings", False),
+    ("openai.resources.embeddings", "AsyncEmbeddings", "embeddings", True),
+)
+_OPERATION = {"chat": "chat", "responses": "chat", "embeddings": "embeddings"}
+
+
+class OpenAIInstrumentor(BaseInstrumentor):
+    """Instruments the ``openai`` client. ``instrument()`` keyword arguments:
+
+    ``tracer_provider``, ``meter_provider``, ``pricing`` (a ``Pricing``),
+    ``labeler`` (an ``ApiKeyLabeler``), ``capture_content`` (bool),
+    ``attributes`` (extra attributes on every span and metric),
+    ``all_clients`` (default True; False instruments only clients passed to
+    ``instrument_client``).
+    """
+
+    telemetry: Telemetry | None = None
+    all_clients: bool = True
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("openai >= 1.60",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        telemetry = kwargs.get("telemetry") or Telemetry(
+            tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"),
+            pricing=kwargs.get("pricing"), labeler=kwargs.get("labeler"),
+            capture_content=kwargs.get("capture_content"), attributes=kwargs.get("attributes"))
+        type(self).telemetry = telemetry
+        type(self).all_clients = kwargs.get("all_clients", True)
+        for module, cls, kind, is_async in _PATCHES:
+            wrapper = _async_wrapper(self, kind) if is_async else _sync_wrapper(self, kind)
+            wrapt.wrap_function_wrapper(module, f"{cls}.create", wrapper)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import importlib
+
+        for module, cls, _, _ in _PATCHES:
+            unwrap(getattr(importlib.import_module(module), cls), "create")
+        type(self).telemetry = None
+
+
+# -- starting a call --------------------------------------------------------------
+
+def _start(instrumentor: OpenAIInstrumentor, kind: str, instance, kwargs: dict) -> tuple[Call | None, dict, bool]:
+    """Open the call; returns (call, kwargs to send, whether a usage chunk was injected)."""
+    telemetry = instrumentor.telemetry
+    if telemetry is None:
+        return None, kwargs, False
+    client = getattr(instance, "_client", None)
+    options = get_options(client)
+    if options is None and not instrumentor.all_clients:
+        return None, kwargs, False
+    stream = kwargs.get("stream") is True
+    injected = False
+    if stream and kind == "chat":
+        stream_options = kwargs.get("stream_options")
+        if not isinstance(stream_options, dict) or not stream_options.get("include_usage"):
+            base = stream_options if isinstance(stream_options, dict) else {}
+            kwargs = {**kwargs, "stream_options": {**base, "include_usage": True}}
+            injected = True
+    model = kwargs.get("model")
+    model = model if isinstance(model, str) else None
+    base_url = getattr(client, "base_url", "")
+    provider = (options and options.provider) or provider_from_url(base_url)
+    host, port = server_address(base_url)
+    web_search = _web_search_requested(kind, model, kwargs)
+    call = telemetry.start_call(
+        operation=_OPERATION[kind], provider=provider, request_model=model,
+        api_key=getattr(client, "api_key", None), key_label=options.api_key_alias if options else None,
+        stream=stream, server_address=host, server_port=port, web_search=web_search,
+        request_attributes=_request_attributes(kwargs), extra_attributes=options.attributes if options else None,
+        input_messages=kwargs.get("messages") if kind == "chat" else kwargs.get("input") if kind == "responses" else None,
+    )
+    return call, kwargs, injected
+
+
+def _web_search_requested(kind: str, model: str | None, kwargs: dict) -> bool:
+    if kind == "responses":
+        tools = kwargs.get("tools")
+        if isinstance(tools, (list, tuple)):
+            return any(isinstance(t, dict) and str(t.get("type", "")).startswith("web_search") for t in tools)
+        return False
+    if kind == "chat":
+        return isinstance(kwargs.get("web_search_options"), dict) or bool(model and "search" in model)
+    return False
+
+
+def _request_attributes(kwargs: dict) -> dict:
+    attrs = {}
+    for key, name in (("temperature", a.REQUEST_TEMPERATURE), ("top_p", a.REQUEST_TOP_P)):
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            attrs[name] = value
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = kwargs.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            attrs[a.REQUEST_MAX_TOKENS] = value
+    return attrs
+
+
+# -- wrappers ----------------------------------------------------------------------
+
+def _sync_wrapper(instrumentor: OpenAIInstrumentor, kind: str):
+    def wrapper(wrapped, instance, args, kwargs):
+        call = None
+        send = kwargs
+        injected = False
+        with guard("openai.start"):
+            call, send, injected = _start(instrumentor, kind, instance, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        try:
+            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                result = wrapped(*args, **send)
+        except Exception as exc:
+            call.end(exc)
+            raise
+        return _handle_result(result, call, kind, injected, is_async=False)
+
+    return wrapper
+
+
+def _async_wrapper(instrumentor: OpenAIInstrumentor, kind: str):
+    async def wrapper(wrapped, instance, args, kwargs):
+        call = None
+        send = kwargs
+        injected = False
+        with guard("openai.start"):
+            call, send, injected = _start(instrumentor, kind, instance, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                result = await wrapped(*args, **send)
+        except Exception as exc:
+            call.end(exc)
+            raise
+        return _handle_result(result, call, kind, injected, is_async=True)
+
+    return wrapper
+
+
+def _handle_result(result, call: Call, kind: str, injected: bool, is_async: bool):
+    try:
+        if hasattr(result, "http_response") and hasattr(result, "parse"):
+            return (AsyncRawResponse if _has_async_parse(result) else RawResponse)(result, call, kind, injected)
+        if call.stream:
+            handler = _StreamHandler(call, kind, injected)
+            return AsyncTracedStream(result, handler) if is_async else TracedStream(result, handler)
+        call.done()
+        _read_response(call, kind, result)
+        call.end()
+    except Exception as exc:  # noqa: BLE001
+        log_once("openai.result", exc)
+        call.end()
+    return result
+
+
+def _has_async_parse(result) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(getattr(type(result), "parse", None))
+
+
+# -- reading responses ---------------------------------------------------------------
+
+def _details(obj, name: str, field: str) -> int:
+    details = getattr(obj, name, None)
+    value = getattr(details, field, None) if details is not None else None
+    return value if isinstance(value, int) else 0
+
+
+def chat_usage(usage, web_search_calls: int = 0) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cache_read_tokens=_details(usage, "prompt_tokens_details", "cached_tokens"),
+        reasoning_tokens=_details(usage, "completion_tokens_details", "reasoning_tokens"),
+        web_search_calls=web_search_calls,
+    )
+
+
+def responses_usage(response) -> Usage | None:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None
+    searches = sum(1 for item in (getattr(response, "output", None) or ()) if getattr(item, "type", None) == "web_search_call")
+    return Usage(
+        input_tokens=usage.input_tokens or 0,
+        output_tokens=usage.output_tokens or 0,
+        cache_read_tokens=_details(usage, "input_tokens_details", "cached_tokens"),
+        reasoning_tokens=_details(usage, "output_tokens_details", "reasoning_tokens"),
+        web_search_calls=searches,
+    )
+
+
+def _read_response(call: Call, kind: str, response) -> None:
+    if kind == "chat":
+        choices = getattr(response, "choices", None) or ()
+        call.set_response(getattr(response, "model", None), getattr(response, "id", None),
+                          [c.finish_reason for c in choices if getattr(c, "finish_reason", None)])
+        call.set_usage(chat_usage(getattr(response, "usage", None), 1 if call.web_search else 0))
+        if call.telemetry.capture_content:
+            call.set_output([{"role": "assistant", "content": getattr(c.message, "content", None)} for c in choices])
+    elif kind == "responses":
+        status = getattr(response, "status", None)
+        call.set_response(getattr(response, "model", None), getattr(response, "id", None), [status] if status else None)
+        call.set_usage(responses_usage(response))
+        if call.telemetry.capture_content:
+            call.set_output(getattr(response, "output_text", None))
+    else:
+        usage = getattr(response, "usage", None)
+        call.set_response(getattr(response, "model", None))
+        if usage is not None:
+            call.set_usage(Usage(input_tokens=usage.prompt_tokens or 0))
+
+
+class _StreamHandler:
+    """Reads chat chunks or Responses events as they pass; see ``streams``."""
+
+    __slots__ = ("call", "kind", "hide_usage", "usage", "model", "response_id", "finish_reasons", "response")
+
+    def __init__(self, call: Call, kind: str, hide_usage: bool):
+        self.call = call
+        self.kind = kind
+        self.hide_usage = hide_usage
+        self.usage = None
+        self.model = None
+        self.response_id = None
+        self.finish_reasons: list[str] = []
+        self.response = None
+
+    def process(self, item) -> bool:
+        if self.kind == "chat":
+            if self.model is None:
+                self.model = getattr(item, "model", None)
+                self.response_id = getattr(item, "id", None)
+            choices = item.choices
+            if choices:
+                for choice in choices:
+                    delta = choice.delta
+                    if delta is not None and (delta.content or delta.tool_calls or delta.refusal):
+                        self.call.chunk()
+                        break
+                for choice in choices:
+                    if choice.finish_reason:
+                        self.finish_reasons.append(choice.finish_reason)
+            usage = item.usage
+            if usage is not None:
+                self.usage = usage
+                return self.hide_usage and not choices
+            return False
+        event_type = getattr(item, "type", "")
+        if event_type.endswith(".delta"):
+            self.call.chunk()
+        elif event_type in ("response.completed", "response.incomplete", "response.failed"):
+            self.response = getattr(item, "response", None)
+        return False
+
+    def finish(self, error) -> None:
+        call = self.call
+        if call.ended:
+            return
+        call.done()
+        if self.kind == "chat":
+            call.set_response(self.model, self.response_id, self.finish_reasons)
+            call.set_usage(chat_usage(self.usage, 1 if call.web_search and self.usage is not None else 0))
+        elif self.response is not None:
+            _read_response(call, "responses", self.response)
+        call.end(error)
+
+
+# -- with_raw_response / with_streaming_response ------------------------------------
+
+class RawResponse(wrapt.ObjectProxy):
+    """A raw response; the call ends when the caller parses it (or drops it)."""
+
+    def __init__(self, wrapped, call: Call, kind: str, injected: bool):
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_kind = kind
+        self._self_injected = injected
+        self._self_stream = None
+        if not call.stream:
+            call.done()
+
+    def parse(self, *args, **kwargs):
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        return self._self_traced(parsed)
+
+    def _self_traced(self, parsed):
+        call = self._self_call
+        if call.stream and (hasattr(parsed, "__anext__") or hasattr(parsed, "__next__")):
+            if self._self_stream is None:
+                handler = _StreamHandler(call, self._self_kind, self._self_injected)
+                proxy = AsyncTracedStream if hasattr(parsed, "__anext__") else TracedStream
+                self._self_stream = proxy(parsed, handler)
+            return self._self_stream
+        if not call.ended:
+            with guard("openai.raw"):
+                call.done()
+                _read_response(call, self._self_kind, parsed)
+            call.end()
+        return parsed
+
+    def close(self, *args, **kwargs):
+        try:
+            return self.__wrapped__.close(*args, **kwargs)
+        finally:
+            self._self_call.end()
+
+    def __del__(self):
+        call = getattr(self, "_self_call", None)
+        if call is not None:
+            call.end()
+
+
+class AsyncRawResponse(RawResponse):
+    async def parse(self, *args, **kwargs):
+        parsed = await self.__wrapped__.parse(*args, **kwargs)
+        return self._self_traced(parsed)
+
+    async def close(self, *args, **kwargs):
+        try:
+            return await self.__wrapped__.close(*args, **kwargs)
+        finally:
+            self._self_call.end()

@@ -1,0 +1,73 @@
+"""Which provider a client talks to, as a ``gen_ai.provider.name`` value.
+
+The ``openai`` client reaches many providers through its base URL, so the
+provider is read from the URL's host. Known hosts map to the semantic
+conventions' names; anything else is ``openai`` (the wire protocol it speaks)
+unless the user maps it, e.g. ``{"llm-gateway.internal": "openai"}`` or
+``GENAI_LENS_PROVIDERS="llm-gateway.internal=openai,ollama:11434=ollama"``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+from urllib.parse import urlsplit
+
+__all__ = ["provider_from_url", "parse_provider_map", "KNOWN_HOSTS"]
+
+# Host suffix -> gen_ai.provider.name (checked in order; most specific first).
+KNOWN_HOSTS: tuple[tuple[str, str], ...] = (
+    ("api.openai.com", "openai"),
+    ("openai.azure.com", "azure.ai.openai"),
+    ("cognitiveservices.azure.com", "azure.ai.openai"),
+    ("models.inference.ai.azure.com", "azure.ai.inference"),
+    ("services.ai.azure.com", "azure.ai.inference"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.groq.com", "groq"),
+    ("api.x.ai", "x_ai"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("aiplatform.googleapis.com", "gcp.vertex_ai"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.moonshot.ai", "moonshot_ai"),
+    ("api.anthropic.com", "anthropic"),
+    ("api.cohere.ai", "cohere"),
+    ("api.cohere.com", "cohere"),
+)
+
+DEFAULT_PROVIDER = "openai"
+
+
+def parse_provider_map(text: str | None) -> dict[str, str]:
+    """``"host=name,host2=name2"`` -> ``{"host": "name", ...}``."""
+    result: dict[str, str] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, name = item.partition("=")
+        if not sep or not host.strip() or not name.strip():
+            raise ValueError(f"bad provider mapping {item!r}: expected host=provider")
+        result[host.strip().lower()] = name.strip()
+    return result
+
+
+def provider_from_url(url: object, overrides: Mapping[str, str] | None = None, default: str = DEFAULT_PROVIDER) -> str:
+    """The provider name for a base URL (``str`` or an httpx URL)."""
+    parts = urlsplit(str(url))
+    host = (parts.hostname or "").lower()
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    mapping = overrides if overrides is not None else parse_provider_map(os.environ.get("GENAI_LENS_PROVIDERS"))
+    for key in (netloc, host):
+        if key in mapping:
+            return mapping[key]
+    for suffix, name in KNOWN_HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return name
+    return default
+
+
+def server_address(url: object) -> tuple[str | None, int | None]:
+    parts = urlsplit(str(url))
+    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    return parts.hostname, port

@@ -1,0 +1,282 @@
+"""One call's span and metrics, shared by every instrumentor.
+
+An instrumentor opens a ``Call`` when the client method is entered, tells it
+what the response said, and ends it once::
+
+    call = telemetry.start_call(operation="chat", provider="openai", request_model="gpt-4o",
+                                api_key=client.api_key, stream=False)
+    try:
+        response = wrapped(*args, **kwargs)
+    except Exception as exc:
+        call.end(exc)
+        raise
+    call.set_response(model=response.model, response_id=response.id, finish_reasons=["stop"])
+    call.set_usage(Usage(input_tokens=..., output_tokens=...))
+    call.end()
+
+``end()`` is idempotent: the span ends and the metrics are recorded exactly once,
+whichever of a full iteration, ``close()``, an error or garbage collection gets
+there first. Every method swallows its own errors (see ``safety``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Mapping
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import attributes as a
+from .api_keys import ApiKeyLabeler
+from .instruments import Instruments
+from .safety import guard
+from .usage import Cost, Usage
+from .version import __version__
+
+__all__ = ["Telemetry", "Call", "error_type", "capture_content_enabled"]
+
+_TRUE = {"1", "true", "yes", "on", "span_only", "span_and_event"}
+
+
+def capture_content_enabled() -> bool:
+    """The standard opt-in: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``."""
+    return os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "").strip().lower() in _TRUE
+
+
+def error_type(exc: BaseException) -> str:
+    """Low-cardinality ``error.type``: the HTTP status the provider answered, else the exception's class name.
+
+    ``openai.RateLimitError`` -> ``"429"``, ``google.genai.errors.ServerError`` (500) -> ``"500"``,
+    ``openai.APIConnectionError`` -> ``"APIConnectionError"``.
+    """
+    for attr in ("status_code", "code"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and 100 <= value <= 599:
+            return str(value)
+    return type(exc).__qualname__
+
+
+class Telemetry:
+    """What every call needs: tracer, instruments, pricing and key labels."""
+
+    def __init__(self, tracer_provider=None, meter_provider=None, pricing=None, labeler: ApiKeyLabeler | None = None,
+                 capture_content: bool | None = None, attributes: Mapping[str, Any] | None = None):
+        self.tracer = trace.get_tracer("sdk_instrumentation", __version__, tracer_provider,
+                                       schema_url="https://opentelemetry.io/schemas/1.37.0")
+        self.instruments = Instruments(meter_provider)
+        if pricing is None:
+            from .pricing import Pricing
+            pricing = Pricing()
+        self.pricing = pricing
+        self.labeler = labeler or ApiKeyLabeler()
+        self.capture_content = capture_content_enabled() if capture_content is None else capture_content
+        self.attributes = dict(attributes or {})
+        self._billing: dict[tuple[str, str, str], str] = {}
+
+    def billing(self, provider: str, model: str, key_label: str) -> str:
+        triple = (provider, model, key_label)
+        value = self._billing.get(triple)
+        if value is None:
+            value = a.BILLING_PAYG
+            with guard("pricing.billing"):
+                value = self.pricing.billing(provider, model, key_label) or a.BILLING_PAYG
+            self._billing[triple] = value
+        return value
+
+    def start_call(self, *, operation: str, provider: str, request_model: str | None, api_key: str | None = None,
+                   key_label: str | None = None, stream: bool = False, server_address: str | None = None,
+                   server_port: int | None = None, web_search: bool = False, request_attributes: Mapping[str, Any] | None = None,
+                   extra_attributes: Mapping[str, Any] | None = None, input_messages: Any = None) -> "Call":
+        return Call(self, operation, provider, request_model or "unknown",
+                    key_label or self.labeler.label(api_key), stream, server_address, server_port, web_search,
+                    request_attributes, extra_attributes, input_messages)
+
+
+class Call:
+    """The span and metrics of one GenAI call. See the module docstring."""
+
+    def __init__(self, telemetry: Telemetry, operation: str, provider: str, request_model: str, key_label: str,
+                 stream: bool, server_address, server_port, web_search: bool, request_attributes, extra_attributes,
+                 input_messages):
+        self.telemetry = telemetry
+        self.operation = operation
+        self.provider = provider
+        self.request_model = request_model
+        self.key_label = key_label
+        self.stream = stream
+        self.web_search = web_search
+        self.extra = {**telemetry.attributes, **(extra_attributes or {})}
+        self.response_model: str | None = None
+        self.response_id: str | None = None
+        self.finish_reasons: list[str] | None = None
+        self.usage: Usage | None = None
+        self.output_messages: Any = None
+        self.first_chunk_at: float | None = None
+        self.last_chunk_at: float | None = None
+        self.chunk_gaps: list[float] = []
+        self.finished_at: float | None = None
+        self.ended = False
+        self.span = None
+        self.started_at = time.monotonic()
+        with guard("span.start"):
+            attrs = {
+                a.OPERATION_NAME: operation,
+                a.PROVIDER_NAME: provider,
+                a.REQUEST_MODEL: request_model,
+                a.REQUEST_STREAM: stream,
+                a.API_KEY: key_label,
+            }
+            if server_address:
+                attrs[a.SERVER_ADDRESS] = server_address
+                if server_port:
+                    attrs[a.SERVER_PORT] = server_port
+            if web_search:
+                attrs[a.WEB_SEARCH] = True
+            if request_attributes:
+                attrs.update({k: v for k, v in request_attributes.items() if v is not None})
+            if self.extra:
+                attrs.update(self.extra)
+            if input_messages is not None and telemetry.capture_content:
+                attrs[a.INPUT_MESSAGES] = _to_json(input_messages)
+            self.span = telemetry.tracer.start_span(f"{operation} {request_model}", kind=SpanKind.CLIENT, attributes=attrs)
+
+    # -- what the response said -------------------------------------------------
+    def chunk(self) -> None:
+        """A chunk that carries content arrived (streams only)."""
+        now = time.monotonic()
+        if self.first_chunk_at is None:
+            self.first_chunk_at = now
+        else:
+            self.chunk_gaps.append(now - self.last_chunk_at)
+        self.last_chunk_at = now
+
+    def set_response(self, model: str | None = None, response_id: str | None = None, finish_reasons=None) -> None:
+        if model:
+            self.response_model = model
+        if response_id:
+            self.response_id = response_id
+        if finish_reasons:
+            self.finish_reasons = [str(r) for r in finish_reasons]
+
+    def set_usage(self, usage: Usage | None) -> None:
+        if usage is not None:
+            self.usage = usage
+
+    def set_output(self, messages: Any) -> None:
+        if self.telemetry.capture_content:
+            self.output_messages = messages
+
+    def done(self) -> None:
+        """The response is complete (the last byte arrived); end() may come later."""
+        if self.finished_at is None:
+            self.finished_at = time.monotonic()
+
+    # -- the end -----------------------------------------------------------------
+    def end(self, error: BaseException | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        with guard("call.end"):
+            self._record(error)
+
+    def _record(self, error: BaseException | None) -> None:
+        t = self.telemetry
+        ins = t.instruments
+        finished = self.finished_at or time.monotonic()
+        duration = finished - self.started_at
+        billing = t.billing(self.provider, self.request_model, self.key_label)
+        attrs = {
+            a.OPERATION_NAME: self.operation,
+            a.PROVIDER_NAME: self.provider,
+            a.REQUEST_MODEL: self.request_model,
+            a.API_KEY: self.key_label,
+            a.BILLING: billing,
+        }
+        if self.web_search:
+            attrs[a.WEB_SEARCH] = "true"
+        if self.extra:
+            attrs.update(self.extra)
+        span = self.span
+        span_attrs: dict[str, Any] = {a.BILLING: billing}
+        if self.response_model:
+            span_attrs[a.RESPONSE_MODEL] = self.response_model
+        if self.response_id:
+            span_attrs[a.RESPONSE_ID] = self.response_id
+        if self.finish_reasons:
+            span_attrs[a.RESPONSE_FINISH_REASONS] = self.finish_reasons
+
+        if error is not None:
+            etype = error_type(error)
+            ins.duration.record(duration, {**attrs, a.ERROR_TYPE: etype})
+            span_attrs[a.ERROR_TYPE] = etype
+            if span is not None:
+                span.set_status(Status(StatusCode.ERROR, etype))
+        else:
+            ins.duration.record(duration, attrs)
+
+        if self.stream and self.first_chunk_at is not None:
+            ttfc = self.first_chunk_at - self.started_at
+            ins.time_to_first_chunk.record(ttfc, attrs)
+            span_attrs[a.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+            record_gap = ins.time_per_output_chunk.record
+            for gap in self.chunk_gaps:
+                record_gap(gap, attrs)
+
+        usage = self.usage
+        if usage is not None:
+            span_attrs[a.USAGE_INPUT_TOKENS] = usage.input_tokens
+            ins.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT})
+            if self.operation != "embeddings":
+                span_attrs[a.USAGE_OUTPUT_TOKENS] = usage.output_tokens
+                ins.token_usage.record(usage.output_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_OUTPUT})
+            if usage.cache_read_tokens:
+                span_attrs[a.USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+            if usage.cache_write_tokens:
+                span_attrs[a.USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
+            if usage.reasoning_tokens:
+                span_attrs[a.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+            if usage.web_search_calls:
+                span_attrs[a.WEB_SEARCH_CALLS] = usage.web_search_calls
+                ins.web_search_calls.add(usage.web_search_calls, attrs)
+
+            # Throughput: output tokens per second of generation (after the first chunk for streams).
+            if usage.output_tokens > 0:
+                begin = self.first_chunk_at if (self.stream and self.first_chunk_at is not None) else self.started_at
+                seconds = finished - begin
+                if seconds > 0:
+                    tps = usage.output_tokens / seconds
+                    ins.throughput.record(tps, attrs)
+                    span_attrs[a.THROUGHPUT] = tps
+
+            cost = self._price(usage)
+            if cost is None:
+                ins.unpriced_requests.add(1, attrs)
+            else:
+                span_attrs[a.COST_USD] = cost.total
+                add = ins.cost.add
+                add(cost.input, {**attrs, a.COST_TYPE: a.COST_INPUT})
+                add(cost.output, {**attrs, a.COST_TYPE: a.COST_OUTPUT})
+                add(cost.other, {**attrs, a.COST_TYPE: a.COST_OTHER})
+
+        if span is not None:
+            if self.output_messages is not None:
+                span_attrs[a.OUTPUT_MESSAGES] = _to_json(self.output_messages)
+            span.set_attributes(span_attrs)
+            span.end()
+
+    def _price(self, usage: Usage) -> Cost | None:
+        pricing = self.telemetry.pricing
+        cost = pricing.price(self.provider, self.request_model, usage)
+        if cost is None and self.response_model and self.response_model != self.request_model:
+            cost = pricing.price(self.provider, self.response_model, usage)
+        return cost
+
+
+def _to_json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except Exception:  # noqa: BLE001
+        return str(value)
