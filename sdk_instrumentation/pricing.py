@@ -1,0 +1,372 @@
+"""What an LLM call cost, in US dollars, with plain float arithmetic.
+
+Usage::
+
+    from sdk_instrumentation.pricing import Pricing
+    from sdk_instrumentation.usage import Usage
+
+    pricing = Pricing()                      # or Pricing("prices.yaml"), or env GENAI_LENS_PRICING_FILE
+    cost = pricing.price("openai", "gpt-4o", Usage(input_tokens=1200, output_tokens=300, cache_read_tokens=1000))
+    cost.input, cost.output, cost.other      # USD; None instead of a Cost when the model has no known price
+    pricing.billing("openai", "gpt-4o", "team-a")   # "payg" or "subscription"
+
+Prices come from the ``genai-prices`` package's bundled data (never fetched over the network)
+and from the optional user file (``sdk_instrumentation.pricing_file``), whose entries win.
+A model's rates are resolved once per (provider, model), turned into floats and cached;
+each call is then a few multiplications. The result equals ``genai_prices.calc_price``
+(tests check to 1e-9 USD). See docs/pricing.md for the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sdk_instrumentation.pricing_file import FilePrice, PricingFile, PricingFileError, load_pricing_file
+from sdk_instrumentation.usage import Cost, Usage
+
+__all__ = ["Pricing", "PricingFileError", "PRICING_FILE_ENV", "PROVIDER_IDS", "WEB_SEARCH_DEFAULTS"]
+
+logger = logging.getLogger("sdk_instrumentation.pricing")
+
+PRICING_FILE_ENV = "GENAI_LENS_PRICING_FILE"
+
+# OpenTelemetry gen_ai.provider.name -> genai-prices provider id. Names not listed here are
+# passed to genai-prices' own provider lookup (its ids and provider_match rules), e.g. "together".
+PROVIDER_IDS: dict[str, str] = {
+    "openai": "openai",
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "anthropic": "anthropic",
+    "aws.bedrock": "aws",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "x_ai": "x-ai",
+    "mistral_ai": "mistral",
+    "perplexity": "perplexity",
+    "cohere": "cohere",
+}
+
+# Web search price per call (USD) for models whose genai-prices entry has no web search price
+# (genai-prices' own `web_searches_kcount` wins; the user file wins over both). First match wins.
+# (provider names, model glob, USD per call)
+WEB_SEARCH_DEFAULTS: tuple[tuple[tuple[str, ...], str, float], ...] = (
+    # OpenAI platform pricing, "Built-in tools": web search (the `web_search` tool, all models)
+    # $10.00 / 1k calls, search content tokens billed at model rates. The older
+    # `web_search_preview` tool on non-reasoning models (gpt-4o, gpt-4.1) lists $25 / 1k calls;
+    # we price the current `web_search` tool. Azure lists its own web search rates: not guessed.
+    (("openai",), "gpt-4o*", 0.010),
+    (("openai",), "gpt-4.1*", 0.010),
+    (("openai",), "gpt-5*", 0.010),
+    (("openai",), "o3*", 0.010),
+    (("openai",), "o4*", 0.010),
+    # Gemini API pricing, "Grounding with Google Search": Gemini 3 models $14 / 1,000 search
+    # queries; Gemini 2.x models $35 / 1,000 grounded prompts. Free daily/monthly allowances
+    # are not modelled (each call is priced as if past the allowance). Vertex AI lists the same.
+    (("gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai"), "gemini-3*", 0.014),
+    (("gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai"), "gemini-2*", 0.035),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    """USD per 1M tokens (token rates) and USD per unit (web_search, request), for one tier."""
+
+    input_mtok: float
+    cache_read_mtok: float  # already the input rate when the model has no cache read price
+    cache_write_mtok: float  # already the input rate when the model has no cache write price
+    output_mtok: float
+    reasoning_mtok: float  # already the output rate when the model has no reasoning price
+    web_search: float
+    request: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A resolved (provider, model): ``tiers`` is ((above_input_tokens, rates), ...) ascending
+    after the base rates, ``expires`` the epoch second when a dated price changes."""
+
+    base: _Rates | None
+    tiers: tuple[tuple[int, _Rates], ...] = ()
+    expires: float = math.inf
+    source: str = ""
+
+
+_UNPRICED = _Entry(base=None)
+
+
+class Pricing:
+    """Prices LLM calls; thread-safe; resolves each (provider, model) once.
+
+    ``pricing_file``: path of a user YAML file (see ``sdk_instrumentation.pricing_file``);
+    when None, the environment variable ``GENAI_LENS_PRICING_FILE`` is read instead.
+    ``clock``: seconds since the epoch, for dated genai-prices prices (tests pass their own).
+    """
+
+    def __init__(self, pricing_file: str | os.PathLike[str] | None = None, *, clock: Callable[[], float] = time.time):
+        if pricing_file is None:
+            pricing_file = os.environ.get(PRICING_FILE_ENV) or None
+        self._file = load_pricing_file(pricing_file) if pricing_file is not None else PricingFile()
+        self._clock = clock
+        self._cache: dict[tuple[str, str], _Entry] = {}
+        self._lock = threading.Lock()
+        self._warned: set[tuple[str, str]] = set()
+        self._snapshot = _bundled_snapshot()
+
+    def price(self, provider: str, model: str, usage: Usage) -> Cost | None:
+        """USD cost of one call, split into input / output / other; None when the model is unpriced."""
+        entry = self._cache.get((provider, model))
+        if entry is None or (entry.expires != math.inf and self._clock() >= entry.expires):
+            entry = self._resolve(provider, model)
+        rates = entry.base
+        if rates is None:
+            return None
+        n_input = usage.input_tokens
+        for above, tier_rates in entry.tiers:
+            if n_input > above:
+                rates = tier_rates
+            else:
+                break
+        cache_read = usage.cache_read_tokens
+        cache_write = usage.cache_write_tokens
+        uncached = n_input - cache_read - cache_write
+        if uncached < 0:
+            uncached = 0
+        reasoning = usage.reasoning_tokens
+        other_output = usage.output_tokens - reasoning
+        if other_output < 0:
+            other_output = 0
+        input_cost = (
+            uncached * rates.input_mtok + cache_read * rates.cache_read_mtok + cache_write * rates.cache_write_mtok
+        ) / 1_000_000
+        output_cost = (other_output * rates.output_mtok + reasoning * rates.reasoning_mtok) / 1_000_000
+        other_cost = rates.request + usage.web_search_calls * rates.web_search
+        return Cost(input=input_cost, output=output_cost, other=other_cost)
+
+    def billing(self, provider: str, model: str, api_key_label: str | None = None) -> str:
+        """``"subscription"`` or ``"payg"``: an api_keys entry wins, then a models entry, else payg."""
+        if api_key_label:
+            for key_entry in self._file.api_keys:
+                if key_entry.matches(api_key_label):
+                    return key_entry.billing
+        name = _model_name(model)
+        for model_entry in self._file.models:
+            if model_entry.billing is not None and model_entry.matches(provider, name):
+                return model_entry.billing
+        return "payg"
+
+    def describe(self, provider: str, model: str) -> str:
+        """Where the price of (provider, model) comes from, for logs and debugging."""
+        entry = self._cache.get((provider, model)) or self._resolve(provider, model)
+        return entry.source or "unpriced"
+
+    # resolution, once per (provider, model) -------------------------------------------------
+
+    def _resolve(self, provider: str, model: str) -> _Entry:
+        key = (provider, model)
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is None or (entry.expires != math.inf and self._clock() >= entry.expires):
+                entry = self._build(provider, model)
+                self._cache[key] = entry
+            if entry.base is None and key not in self._warned:
+                self._warned.add(key)
+                logger.warning(
+                    "no price known for provider %r model %r: its calls are counted as unpriced "
+                    "(add it to the pricing file, see docs/pricing.md)",
+                    provider,
+                    model,
+                )
+        return entry
+
+    def _build(self, provider: str, model: str) -> _Entry:
+        name = _model_name(model)
+        web_search_override = next(
+            (e.web_search_per_call for e in self._file.models if e.web_search_per_call is not None and e.matches(provider, name)),
+            None,
+        )
+        for entry in self._file.models:
+            if entry.price is not None and entry.matches(provider, name):
+                web_search = web_search_override
+                if web_search is None:
+                    web_search = _default_web_search(provider, name)
+                return _from_file_price(entry.price, web_search, f"{self._file.path}:{entry.line}")
+        return self._from_genai_prices(provider, name, web_search_override)
+
+    def _from_genai_prices(self, provider: str, name: str, web_search_override: float | None) -> _Entry:
+        from genai_prices.data_snapshot import find_provider_by_id
+
+        provider_id = PROVIDER_IDS.get(provider, provider)
+        if not provider_id or find_provider_by_id(self._snapshot.providers, provider_id) is None:
+            return _UNPRICED
+        try:
+            gp_provider, gp_model = self._snapshot.find_provider_model(name, None, provider_id, None)
+        except LookupError:
+            return _UNPRICED
+        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        model_price = gp_model.get_prices(now)
+        web_searches_kcount = getattr(model_price, "web_searches_kcount", None)
+        if web_search_override is not None:
+            web_search = web_search_override
+        elif web_searches_kcount is not None:
+            web_search = float(Decimal(web_searches_kcount) / 1000)
+        else:
+            web_search = _default_web_search(provider, name)
+        return _from_model_price(
+            model_price,
+            web_search,
+            expires=_next_price_change(gp_model, now),
+            source=f"genai-prices {gp_provider.id}/{gp_model.id}",
+        )
+
+
+def _model_name(model: str) -> str:
+    """The name genai-prices matches: Gemini's ``models/x`` and Vertex ``.../models/x`` become ``x``."""
+    if model.startswith(("models/", "projects/", "publishers/")) and "models/" in model:
+        return model.rsplit("models/", 1)[1]
+    return model
+
+
+def _default_web_search(provider: str, name: str) -> float:
+    from fnmatch import fnmatchcase
+
+    lowered = name.lower()
+    for providers, pattern, per_call in WEB_SEARCH_DEFAULTS:
+        if provider in providers and fnmatchcase(lowered, pattern):
+            return per_call
+    return 0.0
+
+
+def _from_file_price(price: FilePrice, web_search: float, source: str) -> _Entry:
+    def rates(input_mtok: float, cache_read: float | None, cache_write: float | None, output_mtok: float) -> _Rates:
+        return _Rates(
+            input_mtok=input_mtok,
+            cache_read_mtok=input_mtok if cache_read is None else cache_read,
+            cache_write_mtok=input_mtok if cache_write is None else cache_write,
+            output_mtok=output_mtok,
+            reasoning_mtok=output_mtok,
+            web_search=web_search,
+            request=price.request,
+        )
+
+    base = rates(price.input_mtok, price.cache_read_mtok, price.cache_write_mtok, price.output_mtok)
+    tiers = []
+    # A tier keeps the rates it does not name from the tier below it (the base for the first).
+    current = (price.input_mtok, price.cache_read_mtok, price.cache_write_mtok, price.output_mtok)
+    for tier in price.tiers:
+        current = tuple(new if new is not None else old for new, old in zip(
+            (tier.input_mtok, tier.cache_read_mtok, tier.cache_write_mtok, tier.output_mtok), current, strict=True
+        ))
+        tiers.append((tier.above_input_tokens, rates(*current)))
+    return _Entry(base=base, tiers=tuple(tiers), source=source)
+
+
+_TOKEN_PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "output_reasoning_mtok")
+
+
+def _from_model_price(model_price: object, web_search: float, *, expires: float, source: str) -> _Entry:
+    """Float rates from a genai-prices ModelPrice, one _Rates per input-token tier band."""
+    from genai_prices.types import TieredPrices
+
+    prices = {key: getattr(model_price, key, None) for key in _TOKEN_PRICE_KEYS}
+    thresholds = sorted({t.start for p in prices.values() if isinstance(p, TieredPrices) for t in p.tiers})
+
+    def at(key: str, above: int | None) -> float | None:
+        # genai-prices: the highest tier whose start < input_tokens applies to all tokens of the key.
+        price = prices[key]
+        if price is None:
+            return None
+        if isinstance(price, TieredPrices):
+            chosen = price.base
+            if above is not None:
+                for tier in price.tiers:
+                    if tier.start <= above:
+                        chosen = tier.price
+            return float(chosen)
+        return float(price)
+
+    requests = getattr(model_price, "requests_kcount", None)
+    per_request = float(Decimal(requests) / 1000) if requests is not None else 0.0
+
+    def rates(above: int | None) -> _Rates:
+        input_mtok = at("input_mtok", above)
+        output_mtok = at("output_mtok", above)
+        input_mtok = 0.0 if input_mtok is None else input_mtok
+        output_mtok = 0.0 if output_mtok is None else output_mtok
+        cache_read = at("cache_read_mtok", above)
+        cache_write = at("cache_write_mtok", above)
+        reasoning = at("output_reasoning_mtok", above)
+        return _Rates(
+            input_mtok=input_mtok,
+            cache_read_mtok=input_mtok if cache_read is None else cache_read,
+            cache_write_mtok=input_mtok if cache_write is None else cache_write,
+            output_mtok=output_mtok,
+            reasoning_mtok=output_mtok if reasoning is None else reasoning,
+            web_search=web_search,
+            request=per_request,
+        )
+
+    return _Entry(
+        base=rates(None),
+        tiers=tuple((above, rates(above)) for above in thresholds),
+        expires=expires,
+        source=source,
+    )
+
+
+def _next_price_change(model: object, now: datetime) -> float:
+    """Epoch second of the next date/time-of-day boundary among the model's dated prices."""
+    from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
+
+    prices = getattr(model, "prices", None)
+    if not isinstance(prices, list):
+        return math.inf
+    boundaries: list[datetime] = []
+    for conditional in prices:
+        constraint = conditional.constraint
+        if isinstance(constraint, StartDateConstraint):
+            start = datetime.combine(constraint.start_date, datetime.min.time(), tzinfo=UTC)
+            if start > now:
+                boundaries.append(start)
+        elif isinstance(constraint, TimeOfDateConstraint):
+            boundaries.extend(_next_times(now, (constraint.start_time, constraint.end_time)))
+    return min(boundaries).timestamp() if boundaries else math.inf
+
+
+def _next_times(now: datetime, times: Iterable) -> list[datetime]:
+    out = []
+    today: date = now.date()
+    for t in times:
+        tz = t.tzinfo or UTC
+        for day in (today - timedelta(days=1), today, today + timedelta(days=1), today + timedelta(days=2)):
+            candidate = datetime.combine(day, t.replace(tzinfo=None), tzinfo=tz).astimezone(UTC)
+            if candidate > now:
+                out.append(candidate)
+                break
+    return out
+
+
+_snapshot_lock = threading.Lock()
+_snapshot = None
+
+
+def _bundled_snapshot():
+    """genai-prices' bundled data (its own DataSnapshot, so a custom/updated snapshot is never used)."""
+    global _snapshot
+    with _snapshot_lock:
+        if _snapshot is None:
+            from genai_prices.data import providers
+            from genai_prices.data_snapshot import DataSnapshot
+
+            _snapshot = DataSnapshot(providers=providers, from_auto_update=False)
+        return _snapshot
