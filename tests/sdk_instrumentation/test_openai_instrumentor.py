@@ -1,0 +1,362 @@
+"""The OpenAI instrumentor, driven through the real ``openai`` client against the fake provider."""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+
+import openai
+import pytest
+
+from sdk_instrumentation.openai_instrumentor import OpenAIInstrumentor
+from sdk_instrumentation.usage import Usage
+
+from .conftest import OPENAI_KEY
+
+MSG = [{"role": "user", "content": "hello there"}]
+# gpt-4o: $2.50 input, $1.25 cached input, $10 output per 1M tokens.
+USAGE_HEADERS = {"x-fake-input-tokens": "1000", "x-fake-cached-tokens": "400", "x-fake-output-tokens": "100",
+                 "x-fake-reasoning-tokens": "30"}
+INPUT_COST = 600 * 2.50e-6 + 400 * 1.25e-6   # 0.002
+OUTPUT_COST = 100 * 10e-6                    # 0.001
+REDACTED = "sk-…cdef"
+METRIC_ATTRS = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "genai_lens.api_key": REDACTED,
+    "genai_lens.billing": "payg",
+}
+
+
+def only_span(otel):
+    spans = otel.finished_spans()
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0]
+
+
+def assert_gpt4o_cost(otel, **match):
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input", **match) == pytest.approx(INPUT_COST, abs=1e-9)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="output", **match) == pytest.approx(OUTPUT_COST, abs=1e-9)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="other", **match) == 0.0
+
+
+def test_chat_completion_span_metrics_and_cost(openai_instrumented, openai_client, otel):
+    response = openai_client.chat.completions.create(model="gpt-4o", messages=MSG, temperature=0.5,
+                                                     max_tokens=200, extra_headers=USAGE_HEADERS)
+    assert response.usage.prompt_tokens == 1000  # the caller's object is untouched
+
+    span = only_span(otel)
+    assert span.name == "chat gpt-4o"
+    assert span.kind.name == "CLIENT"
+    attrs = dict(span.attributes)
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.provider.name"] == "openai"
+    assert attrs["gen_ai.request.model"] == "gpt-4o"
+    assert attrs["gen_ai.response.model"] == "gpt-4o"
+    assert attrs["gen_ai.response.id"] == response.id
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+    assert attrs["gen_ai.request.stream"] is False
+    assert attrs["gen_ai.request.temperature"] == 0.5
+    assert attrs["gen_ai.request.max_tokens"] == 200
+    assert attrs["gen_ai.usage.input_tokens"] == 1000
+    assert attrs["gen_ai.usage.output_tokens"] == 100
+    assert attrs["gen_ai.usage.cache_read.input_tokens"] == 400
+    assert attrs["gen_ai.usage.reasoning.output_tokens"] == 30
+    assert attrs["genai_lens.api_key"] == REDACTED
+    assert attrs["genai_lens.billing"] == "payg"
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(INPUT_COST + OUTPUT_COST, abs=1e-9)
+    assert attrs["server.address"] == "127.0.0.1"
+    assert attrs["genai_lens.throughput"] > 0
+    assert "gen_ai.response.time_to_first_chunk" not in attrs
+
+    duration = otel.points("gen_ai.client.operation.duration")
+    assert [dict(p.attributes) for p in duration] == [METRIC_ATTRS]
+    assert duration[0].count == 1
+    assert list(duration[0].explicit_bounds) == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
+    tokens = {p.attributes["gen_ai.token.type"]: p for p in otel.points("gen_ai.client.token.usage")}
+    assert tokens["input"].sum == 1000 and tokens["output"].sum == 100
+    assert dict(tokens["input"].attributes) == {**METRIC_ATTRS, "gen_ai.token.type": "input"}
+    assert_gpt4o_cost(otel)
+    assert otel.count("genai_lens.throughput") == 1
+    assert otel.points("gen_ai.client.operation.time_to_first_chunk") == []
+    assert otel.points("gen_ai.client.operation.time_per_output_chunk") == []
+    assert otel.points("genai_lens.unpriced.requests") == []
+
+
+def _chunk_view(chunks):
+    return [[(c.delta.content, c.finish_reason) for c in chunk.choices] + [chunk.usage is not None] for chunk in chunks]
+
+
+def test_chat_stream_hides_the_usage_chunk_it_asked_for(openai_instrumented, openai_client, otel, fake_provider):
+    OpenAIInstrumentor().uninstrument()
+    plain = list(openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True, extra_headers=USAGE_HEADERS))
+    OpenAIInstrumentor().instrument(telemetry=otel.telemetry)
+    traced = list(openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True, extra_headers=USAGE_HEADERS))
+
+    assert _chunk_view(traced) == _chunk_view(plain)
+    assert all(chunk.choices for chunk in traced)
+    sent = fake_provider.requests[-1].body
+    assert sent["stream_options"] == {"include_usage": True}
+
+    span = only_span(otel)
+    attrs = dict(span.attributes)
+    assert attrs["gen_ai.request.stream"] is True
+    assert attrs["gen_ai.usage.input_tokens"] == 1000
+    assert attrs["gen_ai.usage.output_tokens"] == 100
+    assert attrs["gen_ai.response.time_to_first_chunk"] > 0
+    assert_gpt4o_cost(otel)
+    content_chunks = sum(1 for chunk in traced if chunk.choices[0].delta.content)
+    assert content_chunks == 9
+    assert otel.count("gen_ai.client.operation.time_to_first_chunk") == 1
+    assert otel.count("gen_ai.client.operation.time_per_output_chunk") == content_chunks - 1
+
+
+def test_chat_stream_keeps_a_usage_chunk_the_caller_asked_for(openai_instrumented, openai_client, otel):
+    chunks = list(openai_client.chat.completions.create(
+        model="gpt-4o", messages=MSG, stream=True, stream_options={"include_usage": True}, extra_headers=USAGE_HEADERS))
+    assert chunks[-1].choices == [] and chunks[-1].usage.prompt_tokens == 1000
+    assert otel.total("gen_ai.client.token.usage", gen_ai__token__type="input") == 1000
+
+
+def test_stream_with_block_and_close_end_once(openai_instrumented, openai_client, otel):
+    with openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True) as stream:
+        assert isinstance(stream, openai.Stream)
+        first = next(iter(stream))
+        assert first.choices
+    stream.close()  # a second end is a no-op
+    span = only_span(otel)
+    assert "error.type" not in span.attributes
+    assert otel.count("gen_ai.client.operation.duration") == 1
+
+
+def test_early_break_and_garbage_collection_end_once(openai_instrumented, openai_client, otel):
+    stream = openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True)
+    for i, _ in enumerate(stream):
+        if i == 2:
+            break
+    assert otel.finished_spans() == []  # still open: the caller may come back
+    del stream
+    gc.collect()
+    span = only_span(otel)
+    assert span.attributes["gen_ai.response.time_to_first_chunk"] > 0
+    assert otel.count("gen_ai.client.operation.duration") == 1
+    assert otel.count("gen_ai.client.operation.time_to_first_chunk") == 1
+
+
+def test_mid_stream_error_passes_through_and_sets_error_type(openai_instrumented, openai_client, otel):
+    stream = openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True,
+                                                   extra_headers={"x-fake-fault": "drop"})
+    received = []
+    with pytest.raises(Exception) as caught:
+        for chunk in stream:
+            received.append(chunk)
+    assert received, "some chunks arrive before the drop"
+    span = only_span(otel)
+    assert span.attributes["error.type"] == type(caught.value).__qualname__
+    assert span.status.status_code.name == "ERROR"
+    [point] = otel.points("gen_ai.client.operation.duration")
+    assert point.attributes["error.type"] == type(caught.value).__qualname__
+    del stream
+    gc.collect()
+    assert len(otel.finished_spans()) == 1
+
+
+@pytest.mark.parametrize("fault,exc_type,etype", [("429", openai.RateLimitError, "429"),
+                                                   ("500", openai.InternalServerError, "500")])
+def test_provider_errors_pass_through(openai_instrumented, openai_client, otel, fault, exc_type, etype):
+    with pytest.raises(exc_type) as caught:
+        openai_client.chat.completions.create(model="gpt-4o", messages=MSG, extra_headers={"x-fake-fault": fault})
+    assert type(caught.value) is exc_type
+    span = only_span(otel)
+    assert span.attributes["error.type"] == etype
+    [point] = otel.points("gen_ai.client.operation.duration")
+    assert dict(point.attributes) == {**METRIC_ATTRS, "error.type": etype}
+    assert otel.points("genai_lens.cost") == []
+    assert OPENAI_KEY not in json.dumps(dict(span.attributes), default=str)
+
+
+def test_connection_error_passes_through(openai_instrumented, otel):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=OPENAI_KEY, max_retries=0)
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(model="gpt-4o", messages=MSG)
+    assert only_span(otel).attributes["error.type"] == "APIConnectionError"
+
+
+def test_responses_with_web_search(openai_instrumented, openai_client, otel, fake_provider):
+    headers = {**USAGE_HEADERS, "x-fake-web-search-calls": "2"}
+    response = openai_client.responses.create(model="gpt-4o", input="news today", tools=[{"type": "web_search"}],
+                                              extra_headers=headers)
+    assert sum(1 for item in response.output if item.type == "web_search_call") == 2
+    span = only_span(otel)
+    attrs = dict(span.attributes)
+    assert span.name == "chat gpt-4o"
+    assert attrs["genai_lens.web_search"] is True
+    assert attrs["gen_ai.usage.input_tokens"] == 1000
+    assert attrs["gen_ai.usage.cache_read.input_tokens"] == 400
+    assert attrs["gen_ai.usage.reasoning.output_tokens"] == 30
+    match = {"genai_lens__web_search": "true"}
+    assert otel.total("genai_lens.web_search.calls", **match) == 2
+    expected = otel.telemetry.pricing.price("openai", "gpt-4o", Usage(1000, 100, 400, 0, 30, 2))
+    assert expected.other > 0
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="other", **match) == pytest.approx(expected.other, abs=1e-9)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input", **match) == pytest.approx(INPUT_COST, abs=1e-9)
+
+
+def test_responses_stream(openai_instrumented, openai_client, otel):
+    events = list(openai_client.responses.create(model="gpt-4o", input="hi", stream=True, extra_headers=USAGE_HEADERS))
+    assert events[-1].type == "response.completed"
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["gen_ai.usage.output_tokens"] == 100
+    assert attrs["gen_ai.response.time_to_first_chunk"] > 0
+    assert_gpt4o_cost(otel)
+    deltas = sum(1 for e in events if e.type.endswith(".delta"))
+    assert otel.count("gen_ai.client.operation.time_per_output_chunk") == deltas - 1
+
+
+def test_embeddings(openai_instrumented, openai_client, otel):
+    result = openai_client.embeddings.create(model="text-embedding-3-small", input="hello big world",
+                                             extra_headers={"x-fake-input-tokens": "2000000"})
+    assert len(result.data) == 1
+    span = only_span(otel)
+    assert span.name == "embeddings text-embedding-3-small"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 2_000_000
+    assert "gen_ai.usage.output_tokens" not in span.attributes
+    types = {p.attributes["gen_ai.token.type"] for p in otel.points("gen_ai.client.token.usage")}
+    assert types == {"input"}
+    # text-embedding-3-small: $0.02 per 1M tokens
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input") == pytest.approx(0.04, abs=1e-9)
+
+
+async def test_async_chat_stream_and_responses(openai_instrumented, async_openai_client, otel):
+    response = await async_openai_client.chat.completions.create(model="gpt-4o", messages=MSG, extra_headers=USAGE_HEADERS)
+    assert response.usage.completion_tokens == 100
+    stream = await async_openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True,
+                                                               extra_headers=USAGE_HEADERS)
+    chunks = [chunk async for chunk in stream]
+    assert all(chunk.choices for chunk in chunks)
+    await async_openai_client.responses.create(model="gpt-4o", input="hi", extra_headers=USAGE_HEADERS)
+    await async_openai_client.embeddings.create(model="text-embedding-3-small", input="x",
+                                                extra_headers={"x-fake-input-tokens": "5"})
+    spans = otel.finished_spans()
+    assert [s.attributes["gen_ai.request.stream"] for s in spans] == [False, True, False, False]
+    assert otel.total("gen_ai.client.token.usage", gen_ai__token__type="input") == 3005
+    assert otel.total("gen_ai.client.token.usage", gen_ai__token__type="output") == 300
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="output") == pytest.approx(3 * OUTPUT_COST, abs=1e-9)
+    assert otel.count("gen_ai.client.operation.time_to_first_chunk") == 1
+    await async_openai_client.close()
+
+
+async def test_async_stream_error_passes_through(openai_instrumented, async_openai_client, otel):
+    with pytest.raises(openai.RateLimitError):
+        await async_openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True,
+                                                          extra_headers={"x-fake-fault": "429"})
+    assert only_span(otel).attributes["error.type"] == "429"
+    await async_openai_client.close()
+
+
+def test_with_raw_response(openai_instrumented, openai_client, otel):
+    raw = openai_client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG, extra_headers=USAGE_HEADERS)
+    assert raw.headers["content-type"].startswith("application/json")
+    completion = raw.parse()
+    assert completion.usage.prompt_tokens == 1000
+    assert raw.parse() is completion
+    assert only_span(otel).attributes["gen_ai.usage.input_tokens"] == 1000
+    assert_gpt4o_cost(otel)
+
+
+def test_with_raw_response_stream(openai_instrumented, openai_client, otel):
+    raw = openai_client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG, stream=True,
+                                                                  extra_headers=USAGE_HEADERS)
+    chunks = list(raw.parse())
+    assert all(chunk.choices for chunk in chunks)
+    assert only_span(otel).attributes["gen_ai.usage.output_tokens"] == 100
+
+
+def test_with_streaming_response(openai_instrumented, openai_client, otel):
+    with openai_client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MSG,
+                                                                        extra_headers=USAGE_HEADERS) as response:
+        completion = response.parse()
+    assert completion.usage.completion_tokens == 100
+    assert only_span(otel).attributes["gen_ai.usage.output_tokens"] == 100
+    assert_gpt4o_cost(otel)
+
+
+def test_uninstrument_restores_everything(otel, openai_client):
+    from openai.resources.chat.completions.completions import AsyncCompletions, Completions
+    from openai.resources.embeddings import AsyncEmbeddings, Embeddings
+    from openai.resources.responses.responses import AsyncResponses, Responses
+
+    classes = (Completions, AsyncCompletions, Responses, AsyncResponses, Embeddings, AsyncEmbeddings)
+    originals = [cls.__dict__["create"] for cls in classes]
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(telemetry=otel.telemetry)
+    assert all(cls.__dict__["create"] is not orig for cls, orig in zip(classes, originals))
+    instrumentor.uninstrument()
+    assert [cls.__dict__["create"] for cls in classes] == originals
+    openai_client.chat.completions.create(model="gpt-4o", messages=MSG)
+    assert otel.finished_spans() == []
+
+
+def test_provider_from_base_url_and_override(openai_instrumented, fake_provider, otel):
+    from sdk_instrumentation import instrument_client
+
+    client = openai.OpenAI(base_url=fake_provider.url + "/v1", api_key=OPENAI_KEY, max_retries=0)
+    instrument_client(client, api_key_alias="team-search", attributes={"team": "search"}, provider="deepseek")
+    client.chat.completions.create(model="deepseek-chat", messages=MSG)
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["gen_ai.provider.name"] == "deepseek"
+    assert attrs["genai_lens.api_key"] == "team-search"
+    assert attrs["team"] == "search"
+    [point] = otel.points("gen_ai.client.operation.duration")
+    assert point.attributes["team"] == "search" and point.attributes["genai_lens.api_key"] == "team-search"
+
+
+def test_unknown_model_is_never_priced(openai_instrumented, openai_client, otel, caplog):
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        openai_client.chat.completions.create(model="my-private-model-x", messages=MSG)
+    assert otel.points("genai_lens.cost") == []
+    assert otel.total("genai_lens.unpriced.requests") == 3
+    warnings = [r for r in caplog.records if "my-private-model-x" in r.getMessage()]
+    assert len(warnings) == 1
+    assert otel.total("gen_ai.client.token.usage", gen_ai__token__type="output") == 27
+
+
+def test_content_is_captured_only_on_opt_in(fake_provider, openai_client):
+    from .conftest import Otel
+
+    for capture in (False, True):
+        otel = Otel(capture_content=capture)
+        instrumentor = OpenAIInstrumentor()
+        instrumentor.instrument(telemetry=otel.telemetry)
+        try:
+            openai_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "secret prompt"}])
+        finally:
+            instrumentor.uninstrument()
+        attrs = dict(otel.finished_spans()[0].attributes)
+        dumped = json.dumps(attrs, default=str)
+        assert ("secret prompt" in dumped) is capture
+        assert ("gen_ai.output.messages" in attrs) is capture
+        otel.shutdown()
+
+
+def test_raw_key_never_leaves(openai_instrumented, openai_client, otel, caplog):
+    caplog.set_level(logging.DEBUG)
+    openai_client.chat.completions.create(model="gpt-4o", messages=MSG)
+    list(openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True))
+    with pytest.raises(openai.RateLimitError):
+        openai_client.chat.completions.create(model="gpt-4o", messages=MSG, extra_headers={"x-fake-fault": "429"})
+    exported = [json.dumps(dict(s.attributes), default=str) + s.name for s in otel.finished_spans()]
+    exported += [json.dumps(dict(p.attributes), default=str) for name in otel.metric_names() for p in otel.points(name)]
+    exported += [record.getMessage() for record in caplog.records]
+    assert len(exported) > 5
+    for text in exported:
+        assert OPENAI_KEY not in text
+        assert OPENAI_KEY[3:-4] not in text
