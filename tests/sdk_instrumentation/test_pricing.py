@@ -1,0 +1,272 @@
+"""Pricing against genai-prices' own calc_price, published anchors, unknown models, dated prices."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from datetime import UTC, datetime
+
+import genai_prices
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdk_instrumentation.pricing import Pricing
+from sdk_instrumentation.usage import Cost, Usage
+
+TOL = 1e-9
+
+# (gen_ai.provider.name, model as the user gives it, genai-prices provider id, genai-prices model ref)
+MODELS = [
+    ("openai", "gpt-4o", "openai", "gpt-4o"),
+    ("openai", "gpt-4o-2024-08-06", "openai", "gpt-4o-2024-08-06"),
+    ("openai", "gpt-4o-mini", "openai", "gpt-4o-mini"),
+    ("openai", "gpt-4.1", "openai", "gpt-4.1"),
+    ("openai", "gpt-4.1-mini", "openai", "gpt-4.1-mini"),
+    ("openai", "gpt-5", "openai", "gpt-5"),
+    ("openai", "gpt-5-mini", "openai", "gpt-5-mini"),
+    ("openai", "o3", "openai", "o3"),
+    ("openai", "o4-mini", "openai", "o4-mini"),
+    ("openai", "gpt-5.4", "openai", "gpt-5.4"),  # tiers above 272k input tokens
+    ("openai", "gpt-5.6-luna", "openai", "gpt-5.6-luna"),  # tiered cache writes, dated price
+    ("gcp.gemini", "gemini-2.5-pro", "google", "gemini-2.5-pro"),  # tiers above 200k
+    ("gcp.gemini", "models/gemini-2.5-flash", "google", "gemini-2.5-flash"),
+    ("gcp.gemini", "gemini-2.5-flash-lite", "google", "gemini-2.5-flash-lite"),
+    ("gcp.gemini", "gemini-2.0-flash", "google", "gemini-2.0-flash"),
+    ("gcp.vertex_ai", "gemini-3-pro-preview", "google", "gemini-3-pro-preview"),
+    ("azure.ai.openai", "gpt-4o", "azure", "gpt-4o"),
+    ("anthropic", "claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),  # tiered cache writes
+    ("perplexity", "sonar", "perplexity", "sonar"),  # per-request fee
+    ("perplexity", "sonar-deep-research", "perplexity", "sonar-deep-research"),  # reasoning price
+    ("deepseek", "deepseek-chat", "deepseek", "deepseek-chat"),  # time-of-day price
+    ("x_ai", "grok-4.20", "x-ai", "grok-4.20"),
+    ("mistral_ai", "mistral-large-latest", "mistral", "mistral-large-latest"),
+    ("groq", "llama-3.3-70b-versatile", "groq", "llama-3.3-70b-versatile"),
+]
+
+USAGES = [
+    Usage(),
+    Usage(input_tokens=1, output_tokens=1),
+    Usage(input_tokens=1200, output_tokens=300),
+    Usage(input_tokens=1200, output_tokens=300, cache_read_tokens=1000),
+    Usage(input_tokens=50_000, output_tokens=8_000, cache_read_tokens=20_000, cache_write_tokens=10_000),
+    Usage(input_tokens=9_000, output_tokens=12_000, reasoning_tokens=10_000),
+    Usage(input_tokens=4_000, output_tokens=900, reasoning_tokens=500, web_search_calls=3),
+    Usage(input_tokens=200_000, output_tokens=1_000, cache_read_tokens=50_000),
+    Usage(input_tokens=200_001, output_tokens=1_000, cache_read_tokens=50_000),
+    Usage(input_tokens=272_000, output_tokens=2_000, cache_write_tokens=100_000),
+    Usage(input_tokens=272_001, output_tokens=2_000, cache_write_tokens=100_000),
+    Usage(input_tokens=900_000, output_tokens=30_000, cache_read_tokens=600_000, reasoning_tokens=20_000,
+          web_search_calls=2),
+]
+
+
+def reference(provider_id: str, model: str, usage: Usage, when: datetime | None = None) -> Cost:
+    """genai-prices' own answer, split like ours: input, output, and the rest of the total."""
+    result = genai_prices.calc_price(
+        genai_prices.Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            output_reasoning_tokens=usage.reasoning_tokens,
+            web_searches=usage.web_search_calls,
+        ),
+        model,
+        provider_id=provider_id,
+        genai_request_timestamp=when,
+    )
+    other = result.total_price - result.input_price - result.output_price
+    return Cost(input=float(result.input_price), output=float(result.output_price), other=float(other))
+
+
+def assert_cost(actual: Cost | None, expected: Cost) -> None:
+    assert actual is not None
+    assert actual.input == pytest.approx(expected.input, abs=TOL, rel=0)
+    assert actual.output == pytest.approx(expected.output, abs=TOL, rel=0)
+    assert actual.other == pytest.approx(expected.other, abs=TOL, rel=0)
+
+
+@pytest.fixture(scope="module")
+def pricing() -> Pricing:
+    return Pricing(pricing_file=None)
+
+
+@pytest.fixture(autouse=True)
+def no_pricing_file(monkeypatch):
+    monkeypatch.delenv("GENAI_LENS_PRICING_FILE", raising=False)
+
+
+@pytest.mark.parametrize(("provider", "model", "gp_provider", "gp_model"), MODELS)
+def test_equals_genai_prices(pricing, provider, model, gp_provider, gp_model):
+    for usage in USAGES:
+        assert_cost(pricing.price(provider, model, usage), reference(gp_provider, gp_model, usage))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    model=st.sampled_from([m for m in MODELS if m[0] != "deepseek"]),
+    cache_read=st.integers(0, 400_000),
+    cache_write=st.integers(0, 200_000),
+    uncached=st.integers(0, 600_000),
+    reasoning=st.integers(0, 50_000),
+    visible=st.integers(0, 50_000),
+    searches=st.integers(0, 5),
+)
+def test_equals_genai_prices_random_usage(model, cache_read, cache_write, uncached, reasoning, visible, searches):
+    provider, name, gp_provider, gp_model = model
+    usage = Usage(input_tokens=uncached + cache_read + cache_write, output_tokens=reasoning + visible,
+                  cache_read_tokens=cache_read, cache_write_tokens=cache_write, reasoning_tokens=reasoning,
+                  web_search_calls=searches)
+    assert_cost(_SHARED.price(provider, name, usage), reference(gp_provider, gp_model, usage))
+
+
+_SHARED = Pricing()
+
+
+def test_gpt_4o_published_anchor(pricing):
+    # $2.50 input, $1.25 cached input, $10 output per 1M tokens
+    cost = pricing.price("openai", "gpt-4o", Usage(input_tokens=1_000_000, cache_read_tokens=400_000,
+                                                  output_tokens=100_000))
+    assert cost == Cost(input=0.6 * 2.5 + 0.4 * 1.25, output=1.0, other=0.0)
+    assert cost.total == pytest.approx(3.00, abs=TOL)
+    assert pricing.price("openai", "gpt-4o", Usage(input_tokens=1_000_000)).input == pytest.approx(2.5, abs=TOL)
+    assert pricing.price("openai", "gpt-4o", Usage(input_tokens=1_000_000, cache_read_tokens=1_000_000)).input \
+        == pytest.approx(1.25, abs=TOL)
+    assert pricing.price("openai", "gpt-4o", Usage(output_tokens=1_000_000)).output == pytest.approx(10.0, abs=TOL)
+
+
+def test_reasoning_tokens_are_output_at_the_output_rate(pricing):
+    with_reasoning = pricing.price("openai", "o4-mini", Usage(input_tokens=1000, output_tokens=5000,
+                                                              reasoning_tokens=4000))
+    assert with_reasoning.output == pytest.approx(5000 * 4.4 / 1e6, abs=TOL)
+
+
+@pytest.mark.parametrize(("input_tokens", "input_mtok", "output_mtok"), [(100_000, 1.25, 10.0), (300_000, 2.5, 15.0)])
+def test_gemini_25_pro_long_context_tier(pricing, input_tokens, input_mtok, output_mtok):
+    # published: $1.25 / $10 per 1M up to 200k input tokens, $2.50 / $15 above; the whole request moves
+    usage = Usage(input_tokens=input_tokens, output_tokens=10_000)
+    cost = pricing.price("gcp.gemini", "gemini-2.5-pro", usage)
+    assert cost.input == pytest.approx(input_tokens * input_mtok / 1e6, abs=TOL)
+    assert cost.output == pytest.approx(10_000 * output_mtok / 1e6, abs=TOL)
+    assert_cost(cost, reference("google", "gemini-2.5-pro", usage))
+
+
+def test_tier_threshold_is_strictly_above_and_counts_all_input(pricing):
+    at = pricing.price("gcp.gemini", "gemini-2.5-pro", Usage(input_tokens=200_000, cache_read_tokens=150_000))
+    above = pricing.price("gcp.gemini", "gemini-2.5-pro", Usage(input_tokens=200_001, cache_read_tokens=150_000))
+    assert at.input == pytest.approx((50_000 * 1.25 + 150_000 * 0.125) / 1e6, abs=TOL)
+    assert above.input == pytest.approx((50_001 * 2.5 + 150_000 * 0.25) / 1e6, abs=TOL)
+
+
+def test_web_search_from_genai_prices(pricing):
+    # genai-prices prices these: OpenAI $10 / 1k calls, Gemini 2.5 $35 / 1k grounded prompts
+    assert pricing.price("openai", "gpt-4o", Usage(web_search_calls=3)).other == pytest.approx(0.03, abs=TOL)
+    assert pricing.price("gcp.gemini", "gemini-2.5-flash", Usage(web_search_calls=2)).other \
+        == pytest.approx(0.07, abs=TOL)
+
+
+@pytest.mark.parametrize(("provider", "model", "per_call"), [
+    ("openai", "gpt-5.3", 0.010),  # genai-prices has no web search price for it: bundled default
+    ("gcp.gemini", "gemini-2.0-flash-lite", 0.035),
+    ("gcp.gemini", "gemini-3.1-flash-lite-image", 0.014),
+    ("azure.ai.openai", "o3-mini", 0.0),  # no default for Azure's own entries: not guessed
+])
+def test_web_search_bundled_defaults(pricing, provider, model, per_call):
+    cost = pricing.price(provider, model, Usage(input_tokens=10, web_search_calls=4))
+    assert cost.other == pytest.approx(4 * per_call, abs=TOL)
+
+
+def test_per_request_fee(pricing):
+    assert pricing.price("perplexity", "sonar", Usage()).other == pytest.approx(0.012, abs=TOL)
+
+
+def test_unknown_model_is_none_and_warns_once_per_model(caplog):
+    pricing = Pricing()
+    caplog.set_level(logging.WARNING, logger="sdk_instrumentation.pricing")
+    for _ in range(5):
+        assert pricing.price("openai", "no-such-model-xyz", Usage(input_tokens=10)) is None
+        assert pricing.price("openai", "another-unknown", Usage(input_tokens=10)) is None
+        assert pricing.price("no-such-provider", "gpt-4o", Usage(input_tokens=10)) is None
+    records = [r for r in caplog.records if r.name == "sdk_instrumentation.pricing"]
+    assert len(records) == 3
+    assert sorted(r.getMessage().split(" model ")[1].split(":")[0] for r in records) == [
+        "'another-unknown'", "'gpt-4o'", "'no-such-model-xyz'"]
+
+
+def test_unknown_model_warns_once_across_threads(caplog):
+    pricing = Pricing()
+    caplog.set_level(logging.WARNING, logger="sdk_instrumentation.pricing")
+    barrier = threading.Barrier(8)
+    results = []
+
+    def work():
+        barrier.wait(timeout=10)
+        for _ in range(200):
+            results.append(pricing.price("openai", "thread-unknown", Usage(input_tokens=1)))
+            results.append(pricing.price("openai", "gpt-4o", Usage(input_tokens=1_000_000)))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len([r for r in caplog.records if "thread-unknown" in r.getMessage()]) == 1
+    assert len(results) == 8 * 400
+    assert results.count(None) == 8 * 200
+    assert all(c.input == pytest.approx(2.5, abs=TOL) for c in results if c is not None)
+
+
+def test_time_of_day_price_follows_the_clock():
+    # deepseek-chat: standard price 00:30-16:30 UTC, off-peak price otherwise (genai-prices data)
+    peak = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
+    off_peak = datetime(2025, 6, 2, 20, 0, tzinfo=UTC)
+    now = [peak.timestamp()]
+    pricing = Pricing(clock=lambda: now[0])
+    usage = Usage(input_tokens=1_000_000, cache_read_tokens=200_000, output_tokens=1_000_000)
+    at_peak = pricing.price("deepseek", "deepseek-chat", usage)
+    assert_cost(at_peak, reference("deepseek", "deepseek-chat", usage, peak))
+    now[0] = off_peak.timestamp()
+    at_off_peak = pricing.price("deepseek", "deepseek-chat", usage)
+    assert_cost(at_off_peak, reference("deepseek", "deepseek-chat", usage, off_peak))
+    assert at_off_peak.total < at_peak.total
+
+
+def test_start_date_price_changes_at_its_date():
+    # openai o3: genai-prices holds the launch price and a lower price from a start date
+    from genai_prices.types import StartDateConstraint
+
+    model = genai_prices.data_snapshot.get_snapshot().find_provider_model("o3", None, "openai", None)[1]
+    start = next(c.constraint.start_date for c in model.prices if isinstance(c.constraint, StartDateConstraint))
+    before = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() - 3600
+    now = [before]
+    pricing = Pricing(clock=lambda: now[0])
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    old = pricing.price("openai", "o3", usage)
+    assert_cost(old, reference("openai", "o3", usage, datetime.fromtimestamp(before, UTC)))
+    now[0] = before + 7200
+    new = pricing.price("openai", "o3", usage)
+    assert_cost(new, reference("openai", "o3", usage, datetime.fromtimestamp(before + 7200, UTC)))
+    assert new.total != old.total
+
+
+def test_model_prefixes_are_stripped(pricing):
+    usage = Usage(input_tokens=1000, output_tokens=100)
+    expected = pricing.price("gcp.gemini", "gemini-2.5-flash", usage)
+    assert pricing.price("gcp.gemini", "models/gemini-2.5-flash", usage) == expected
+    assert pricing.price(
+        "gcp.vertex_ai", "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash", usage
+    ) == expected
+
+
+def test_no_network_and_bundled_snapshot_only(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("pricing must not use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    pricing = Pricing()
+    for provider, model, _, _ in MODELS:
+        assert pricing.price(provider, model, Usage(input_tokens=10, output_tokens=10)) is not None
+    assert genai_prices.data_snapshot._custom_snapshot is None
