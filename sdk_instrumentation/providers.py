@@ -62,7 +62,7 @@ def provider_from_url(url: object, overrides: Mapping[str, str] | None = None, d
         if key in mapping:
             return mapping[key]
     for suffix, name in KNOWN_HOSTS:
-        if host == suffix or host.endswith("." + suffix):
+        if host == suffix or host.endswith("." + suffix) or host.endswith("-" + suffix):
             return name
     return default
 
