@@ -1,0 +1,115 @@
+"""Alert rules, built from the knobs in ``thresholds.py``.
+
+Spend alerts look at pay-as-you-go spend only (``genai_lens_billing="payg"``):
+subscription usage is prepaid. Each alert carries a ``severity`` label and
+``summary``, a templated ``description`` and ``runbook_url`` annotations.
+"""
+
+PAYG_RATE1H = 'billing:genai_lens_cost_usd:rate1h{genai_lens_billing="payg"}'
+PAYG_RATE1D = 'billing:genai_lens_cost_usd:rate1d{genai_lens_billing="payg"}'
+
+
+def _alert(name: str, knobs: dict, runbook_base: str, expr: str, summary: str, description: str) -> dict:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": str(knobs["for"]),
+        "labels": {"severity": str(knobs["severity"])},
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook_url": f"{runbook_base}#{name.lower()}",
+        },
+    }
+
+
+def alert_rules(t: dict) -> list[dict]:
+    """Return the enabled alert rules for merged thresholds ``t``."""
+    rb = t["runbook_base"]
+    rules = []
+
+    k = t["SpendRateHigh"]
+    rules.append(_alert(
+        "SpendRateHigh", k, rb,
+        f"{PAYG_RATE1H} * 3600 > {k['usd_per_hour']}",
+        "LLM spend rate is above {} USD/hour".format(k["usd_per_hour"]),
+        "Pay-as-you-go LLM spend averaged {{ $value | printf \"%.2f\" }} USD/hour over the last hour, "
+        f"above the {k['usd_per_hour']} USD/hour threshold.",
+    ))
+
+    k = t["SpendSpike"]
+    rules.append(_alert(
+        "SpendSpike", k, rb,
+        f"(\n  {PAYG_RATE1H} * 3600 > {k['min_usd_per_hour']}\n)\n"
+        f"and\n(\n  {PAYG_RATE1H} > {k['factor']} * {PAYG_RATE1H} offset 1d\n)\n"
+        f"and\n(\n  {PAYG_RATE1H} > {k['factor']} * {PAYG_RATE1H} offset 1w\n)",
+        "LLM spend is {}x the same hour yesterday and last week".format(k["factor"]),
+        "Pay-as-you-go LLM spend over the last hour is {{ $value | printf \"%.2f\" }} USD/hour, more than "
+        f"{k['factor']} times the same hour one day and one week ago.",
+    ))
+
+    k = t["MonthlySpendForecastOverBudget"]
+    rules.append(_alert(
+        "MonthlySpendForecastOverBudget", k, rb,
+        f"{PAYG_RATE1D} * 86400 * scalar(days_in_month()) > {k['budget_usd']}",
+        "Forecast monthly LLM spend is above the {} USD budget".format(k["budget_usd"]),
+        "At the last 24 hours' pay-as-you-go spend rate, this month's LLM spend comes to "
+        "{{ $value | printf \"%.2f\" }} USD (run rate x days in month), above the "
+        f"{k['budget_usd']} USD monthly budget.",
+    ))
+
+    k = t["ProviderErrorRatioHigh"]
+    rules.append(_alert(
+        "ProviderErrorRatioHigh", k, rb,
+        f"1 - provider:gen_ai_client_operation_success:ratio_rate5m > {k['ratio']}",
+        "LLM provider {{ $labels.gen_ai_provider_name }} is failing calls",
+        "{{ $value | humanizePercentage }} of calls to {{ $labels.gen_ai_provider_name }} failed over "
+        f"the last 5 minutes (threshold {k['ratio']}).",
+    ))
+
+    k = t["TimeToFirstChunkSlow"]
+    rules.append(_alert(
+        "TimeToFirstChunkSlow", k, rb,
+        "provider_model:gen_ai_client_operation_time_to_first_chunk_seconds:p95_rate5m"
+        f" > {k['p95_seconds']}",
+        "Slow time to first token for {{ $labels.gen_ai_request_model }}",
+        "p95 time to first chunk of {{ $labels.gen_ai_provider_name }} / {{ $labels.gen_ai_request_model }} "
+        f"is {{{{ $value | humanizeDuration }}}} (threshold {k['p95_seconds']} s).",
+    ))
+
+    k = t["UnpricedModelSeen"]
+    rules.append(_alert(
+        "UnpricedModelSeen", k, rb,
+        "sum by (gen_ai_provider_name, gen_ai_request_model, service_name) "
+        "(increase(genai_lens_unpriced_requests_total[15m])) > 0",
+        "Model {{ $labels.gen_ai_request_model }} has no known price",
+        "{{ $value | printf \"%.0f\" }} calls to {{ $labels.gen_ai_provider_name }} / "
+        "{{ $labels.gen_ai_request_model }} from {{ $labels.service_name }} in the last 15 minutes had no "
+        "price, so their cost is missing from every cost panel.",
+    ))
+
+    k = t["ExporterDown"]
+    job = k["job"]
+    rules.append(_alert(
+        "ExporterDown", k, rb,
+        f'up{{job="{job}"}} == 0 or absent(up{{job="{job}"}})',
+        "The genai-lens exporter is down or not scraped",
+        f'Prometheus cannot scrape job "{job}" ({{{{ $labels.instance }}}}): LLM cost and usage '
+        "metrics are not being collected.",
+    ))
+
+    k = t["ExporterSeriesOverflow"]
+    rules.append(_alert(
+        "ExporterSeriesOverflow", k, rb,
+        "sum by (job, instance) (increase(genai_lens_exporter_series_overflow_total[10m])) > 0",
+        "The genai-lens exporter is dropping series past its cardinality limit",
+        "{{ $labels.instance }} refused {{ $value | printf \"%.0f\" }} new series in the last 10 minutes; "
+        "their data is folded into overflow series or dropped.",
+    ))
+
+    return [r for r in rules if _enabled(t[r["alert"]])]
+
+
+def _enabled(knobs: dict) -> bool:
+    value = knobs["enabled"]
+    return value if isinstance(value, bool) else str(value).lower() not in ("false", "0", "no")

@@ -1,0 +1,100 @@
+"""promtool checks of prometheus/: the config, the rule files, and the rule unit tests."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PROMTOOL = "/usr/bin/promtool"
+RULES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
+UNIT_TESTS = sorted((ROOT / "prometheus" / "tests").glob("*.yml"))
+
+sys.path.insert(0, str(ROOT))
+from prometheus.rules_src import DEFAULT_THRESHOLDS, render_rules  # noqa: E402
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PROMTOOL, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_check_config():
+    result = promtool("check", "config", "prometheus/prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 2 rule files found" in result.stdout
+
+
+def test_check_rules():
+    result = promtool("check", "rules", *map(str, RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 11 rules found" in result.stdout  # recording
+    assert "SUCCESS: 8 rules found" in result.stdout  # alerts
+
+
+@pytest.mark.parametrize("path", UNIT_TESTS, ids=lambda p: p.name)
+def test_promtool_unit_tests(path):
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def _rules(file_name):
+    return [r for g in yaml.safe_load((ROOT / "prometheus" / "rules" / file_name).read_text())["groups"]
+            for r in g["rules"]]
+
+
+def _tested_exprs_and_alerts():
+    exprs, alerts = [], []
+    for path in UNIT_TESTS:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            exprs += [t["expr"] for t in case.get("promql_expr_test", [])]
+            for t in case.get("alert_rule_test", []):
+                alerts.append((t["alertname"], bool(t["exp_alerts"])))
+    return exprs, alerts
+
+
+def test_every_recording_rule_has_a_case():
+    exprs, _ = _tested_exprs_and_alerts()
+    records = [r["record"] for r in _rules("genai-lens-recording.yml")]
+    assert len(records) == 11
+    missing = [r for r in records if not any(r in e for e in exprs)]
+    assert missing == []
+
+
+def test_every_alert_is_tested_on_both_sides_of_its_for_window():
+    _, alerts = _tested_exprs_and_alerts()
+    names = [r["alert"] for r in _rules("genai-lens-alerts.yml")]
+    assert names == [k for k in DEFAULT_THRESHOLDS if k != "runbook_base"]
+    for name in names:
+        assert (name, False) in alerts, f"{name}: no case inside its for window"
+        assert (name, True) in alerts, f"{name}: no case where it fires"
+
+
+def test_every_alert_has_severity_summary_description_and_runbook_anchor():
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    anchors = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
+    for rule in _rules("genai-lens-alerts.yml"):
+        assert rule["labels"]["severity"] in {"info", "warning", "critical"}
+        assert rule["annotations"]["summary"]
+        assert "{{" in rule["annotations"]["description"]
+        url = rule["annotations"]["runbook_url"]
+        assert url == "docs/runbook.md#" + rule["alert"].lower()
+        assert rule["alert"].lower() in anchors
+
+
+def test_render_rules_applies_knobs():
+    files = render_rules({
+        "SpendRateHigh": {"usd_per_hour": "{{ .Values.spend }}", "for": "5m"},
+        "ExporterDown": {"enabled": False},
+        "runbook_base": "https://example.test/runbook",
+    })
+    alerts = {r["alert"]: r for r in files["genai-lens-alerts.yml"]["groups"][0]["rules"]}
+    assert "ExporterDown" not in alerts
+    assert alerts["SpendRateHigh"]["expr"] == (
+        'billing:genai_lens_cost_usd:rate1h{genai_lens_billing="payg"} * 3600 > {{ .Values.spend }}')
+    assert alerts["SpendRateHigh"]["for"] == "5m"
+    assert alerts["SpendSpike"]["annotations"]["runbook_url"] == "https://example.test/runbook#spendspike"
+    with pytest.raises(KeyError):
+        render_rules({"SpendRateHigh": {"usd_per_day": 1}})
