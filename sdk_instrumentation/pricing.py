@@ -192,7 +192,11 @@ class Pricing:
     def _build(self, provider: str, model: str) -> _Entry:
         name = _model_name(model)
         web_search_override = next(
-            (e.web_search_per_call for e in self._file.models if e.web_search_per_call is not None and e.matches(provider, name)),
+            (
+                e.web_search_per_call
+                for e in self._file.models
+                if e.web_search_per_call is not None and e.matches(provider, name)
+            ),
             None,
         )
         for entry in self._file.models:
@@ -264,9 +268,8 @@ def _from_file_price(price: FilePrice, web_search: float, source: str) -> _Entry
     # A tier keeps the rates it does not name from the tier below it (the base for the first).
     current = (price.input_mtok, price.cache_read_mtok, price.cache_write_mtok, price.output_mtok)
     for tier in price.tiers:
-        current = tuple(new if new is not None else old for new, old in zip(
-            (tier.input_mtok, tier.cache_read_mtok, tier.cache_write_mtok, tier.output_mtok), current, strict=True
-        ))
+        named = (tier.input_mtok, tier.cache_read_mtok, tier.cache_write_mtok, tier.output_mtok)
+        current = tuple(old if new is None else new for new, old in zip(named, current, strict=True))
         tiers.append((tier.above_input_tokens, rates(*current)))
     return _Entry(base=base, tiers=tuple(tiers), source=source)
 

@@ -264,7 +264,9 @@ class _Reader:
             if isinstance(above, bool) or not isinstance(above, int) or above < 0:
                 raise self._error(fields["above_input_tokens"], "'above_input_tokens' must be an integer >= 0")
             if tiers and above <= tiers[-1].above_input_tokens:
-                raise self._error(fields["above_input_tokens"], "tiers must be in increasing 'above_input_tokens' order")
+                raise self._error(
+                    fields["above_input_tokens"], "tiers must be in increasing 'above_input_tokens' order"
+                )
             rates = {key: self._number(fields, key) for key in _TIER_KEYS[1:]}
             if all(value is None for value in rates.values()):
                 raise self._error(tier_node, "a tier needs at least one price")
