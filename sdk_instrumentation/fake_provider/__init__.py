@@ -26,7 +26,7 @@ real error mapping without a network or an account::
 
         # Vertex AI with project + location: POST /v1beta1/projects/{p}/locations/{l}/publishers/google/models/...
         # The client needs credentials that already hold a token (no refresh, so no network);
-        # google.auth.credentials.AnonymousCredentials does NOT work (it has no token).
+        # google.auth.credentials.AnonymousCredentials does NOT work (no token; refreshing it raises).
         import google.oauth2.credentials
         v = genai.Client(vertexai=True, project="demo-project", location="us-central1",
                          credentials=google.oauth2.credentials.Credentials(token="fake-token"),
