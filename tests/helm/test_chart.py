@@ -1,0 +1,530 @@
+"""The Helm chart, rendered and linted by Helm's own Go engine (helm-python-sdk, no helm binary).
+
+Every rendered manifest is validated with kubernetes-validate in strict mode (unknown fields
+refused). The prometheus-operator kinds (ServiceMonitor, PrometheusRule) are not in its schemas:
+they are checked against the CRD fields they use (CRD_SCHEMAS below, taken from the
+monitoring.coreos.com/v1 CRDs), and the PrometheusRule's groups are checked by `promtool check
+rules` as a rule file.
+"""
+
+import base64
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import helm_python as helm
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "genai-lens"
+SCENARIOS = sorted(CHART.glob("ci/*.yaml"))
+KUBE_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
+RELEASE, NAMESPACE = "lens", "monitoring"
+FULLNAME = "lens-genai-lens"
+OPTIONAL_KINDS = {"ServiceMonitor", "PrometheusRule", "ConfigMap", "PodDisruptionBudget",
+                  "HorizontalPodAutoscaler", "Secret", "PersistentVolumeClaim"}
+
+# --- structural schemas of the prometheus-operator objects, from the v1 CRDs ---------------------
+_DURATION = {"type": "string",
+             "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
+_STRMAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_SECRET_KEY = {"type": "object", "additionalProperties": False, "required": ["key"],
+               "properties": {"name": {"type": "string"}, "key": {"type": "string"}, "optional": {"type": "boolean"}}}
+_RELABEL = {"type": "object", "additionalProperties": False, "properties": {
+    "action": {"enum": ["replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod",
+                        "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep",
+                        "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual",
+                        "dropequal", "DropEqual"]},
+    "modulus": {"type": "integer"}, "regex": {"type": "string"}, "replacement": {"type": "string"},
+    "separator": {"type": "string"}, "targetLabel": {"type": "string"},
+    "sourceLabels": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"}}}}
+_METADATA = {"type": "object", "required": ["name", "namespace"], "properties": {
+    "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+             "maxLength": 253},
+    "namespace": {"type": "string"}, "labels": _STRMAP, "annotations": _STRMAP}}
+CRD_SCHEMAS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): {
+        "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"apiVersion": {}, "kind": {}, "metadata": _METADATA, "spec": {
+            "type": "object", "additionalProperties": False, "required": ["selector", "endpoints"],
+            "properties": {
+                "jobLabel": {"type": "string"},
+                "namespaceSelector": {"type": "object", "additionalProperties": False, "properties": {
+                    "any": {"type": "boolean"}, "matchNames": {"type": "array", "items": {"type": "string"}}}},
+                "selector": {"type": "object", "additionalProperties": False, "properties": {
+                    "matchLabels": _STRMAP, "matchExpressions": {"type": "array"}}},
+                "endpoints": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False, "properties": {
+                        "port": {"type": "string"}, "path": {"type": "string"},
+                        "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
+                        "interval": _DURATION, "scrapeTimeout": _DURATION, "honorLabels": {"type": "boolean"},
+                        "authorization": {"type": "object", "additionalProperties": False, "properties": {
+                            "type": {"type": "string"}, "credentials": _SECRET_KEY}},
+                        "relabelings": {"type": "array", "items": _RELABEL},
+                        "metricRelabelings": {"type": "array", "items": _RELABEL}}}}}}}},
+    ("monitoring.coreos.com/v1", "PrometheusRule"): {
+        "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"apiVersion": {}, "kind": {}, "metadata": _METADATA, "spec": {
+            "type": "object", "additionalProperties": False, "properties": {"groups": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+                    "name": {"type": "string", "minLength": 1}, "interval": _DURATION, "query_offset": _DURATION,
+                    "limit": {"type": "integer"}, "labels": _STRMAP,
+                    "partial_response_strategy": {"type": "string", "pattern": "^([Aa][Bb][Oo][Rr][Tt]|[Ww][Aa][Rr][Nn])?$"},
+                    "rules": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": False, "required": ["expr"],
+                        "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
+                        "properties": {"record": {"type": "string"}, "alert": {"type": "string"},
+                                       "expr": {"type": ["string", "integer"]}, "for": _DURATION,
+                                       "keep_firing_for": _DURATION, "labels": _STRMAP,
+                                       "annotations": _STRMAP}}}}}}}}}},
+}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chart():
+    with helm.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def render(chart, values=None):
+    """Rendered objects (NOTES.txt and empty documents left out), in template order."""
+    out = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    objects = []
+    for template, text in sorted(out.items()):
+        if template.endswith("NOTES.txt"):
+            continue
+        objects += [doc for doc in yaml.safe_load_all(text) if doc]
+    return objects
+
+
+def kinds(objects):
+    return sorted(o["kind"] for o in objects)
+
+
+def one(objects, kind):
+    found = [o for o in objects if o["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} {kind} objects"
+    return found[0]
+
+
+def container(objects):
+    return one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_of(objects):
+    return {e["name"]: e for e in container(objects).get("env", [])}
+
+
+def load_values(path):
+    return yaml.safe_load(path.read_text()) if path else None
+
+
+def original_rule_groups():
+    groups = []
+    for path in sorted(p for g in ("*.yml", "*.yaml") for p in (ROOT / "prometheus" / "rules").glob(g)):
+        groups += yaml.safe_load(path.read_text())["groups"]
+    return groups
+
+
+def promtool_check(groups, tmp_path):
+    rule_file = tmp_path / "rules.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    result = subprocess.run(["promtool", "check", "rules", str(rule_file)], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- lint and validate every scenario ----------------------------------------------------------
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS], ids=lambda p: p.name if p else "defaults")
+def test_lint_is_clean(scenario):
+    report = helm.lint(CHART, load_values(scenario), strict=True, namespace=NAMESPACE)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS], ids=lambda p: p.name if p else "defaults")
+def test_every_manifest_is_valid(chart, scenario):
+    objects = render(chart, load_values(scenario))
+    assert {"Deployment", "Service"} <= set(kinds(objects))
+    for obj in objects:
+        crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
+        if crd_schema is not None:
+            jsonschema.validate(obj, crd_schema)
+            continue
+        for version in KUBE_VERSIONS:
+            kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_scenarios_exist():
+    assert {p.name for p in SCENARIOS} >= {"all-on-values.yaml", "persistence-pvc-values.yaml",
+                                          "existing-secret-values.yaml", "hpa-values.yaml"}
+
+
+def test_validators_refuse_what_they_should(chart):
+    """The validators above can fail: an unknown container field and a bad ServiceMonitor are refused."""
+    deployment = copy.deepcopy(one(render(chart), "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePolicy"] = "x"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSIONS[-1], strict=True)
+    monitor = copy.deepcopy(one(render(chart, {"serviceMonitor": {"enabled": True}}), "ServiceMonitor"))
+    monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(monitor, CRD_SCHEMAS[("monitoring.coreos.com/v1", "ServiceMonitor")])
+
+
+# --- defaults ----------------------------------------------------------------------------------
+def test_defaults_render_only_the_core_objects(chart):
+    objects = render(chart)
+    assert kinds(objects) == ["Deployment", "Service", "ServiceAccount"]
+    assert {o["metadata"]["name"] for o in objects} == {FULLNAME}
+    assert {o["metadata"]["namespace"] for o in objects} == {NAMESPACE}
+
+
+def test_deployment_is_locked_down(chart):
+    objects = render(chart)
+    deployment = one(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    c = container(objects)
+    assert deployment["spec"]["replicas"] == 1
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                      "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert c["securityContext"] == {"runAsNonRoot": True, "readOnlyRootFilesystem": True,
+                                    "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert pod["automountServiceAccountToken"] is False
+    assert c["image"] == "genai-lens/exporter:0.1.0"
+    assert c["args"] == ["serve", "--host", "0.0.0.0", "--port", "4318"]
+    assert c["ports"] == [{"name": "http", "containerPort": 4318, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+    assert pod["terminationGracePeriodSeconds"] == 30
+    assert c["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert "env" not in c
+    service = one(objects, "Service")
+    assert service["spec"]["ports"] == [{"name": "http", "port": 4318, "targetPort": "http", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "genai-lens", "app.kubernetes.io/instance": RELEASE}
+
+
+# --- each switch: its object when on, nothing when off ------------------------------------------
+SWITCHES = [
+    ({"serviceMonitor": {"enabled": True}}, "ServiceMonitor"),
+    ({"prometheusRule": {"enabled": True}}, "PrometheusRule"),
+    ({"podDisruptionBudget": {"enabled": True}}, "PodDisruptionBudget"),
+    ({"autoscaling": {"enabled": True}}, "HorizontalPodAutoscaler"),
+    ({"auth": {"ingestToken": "t0ken"}}, "Secret"),
+    ({"persistence": {"enabled": True, "type": "pvc"}}, "PersistentVolumeClaim"),
+    ({"exporter": {"config": {"series_limit": 500}}}, "ConfigMap"),
+]
+
+
+@pytest.mark.parametrize(("values", "kind"), SWITCHES, ids=[k for _, k in SWITCHES])
+def test_switch_renders_its_object_only_when_on(chart, values, kind):
+    on = render(chart, values)
+    assert kinds(on) == sorted(["Deployment", "Service", "ServiceAccount", kind])
+    assert one(on, kind)["metadata"]["name"] in (FULLNAME, f"{FULLNAME}-state")
+    assert kind not in kinds(render(chart))
+
+
+def test_persistence_emptydir_renders_no_claim(chart):
+    objects = render(chart, {"persistence": {"enabled": True}})
+    assert kinds(objects) == ["Deployment", "Service", "ServiceAccount"]
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "state", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert env_of(objects)["GENAI_LENS_STATE_FILE"] == {"name": "GENAI_LENS_STATE_FILE",
+                                                        "value": "/var/lib/genai-lens/state.json"}
+    assert {"name": "state", "mountPath": "/var/lib/genai-lens"} in container(objects)["volumeMounts"]
+
+
+def test_persistence_pvc_mounts_claim_and_recreates(chart):
+    objects = render(chart, load_values(CHART / "ci" / "persistence-pvc-values.yaml"))
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert {"name": "state", "persistentVolumeClaim": {"claimName": f"{FULLNAME}-state"}} in \
+        deployment["spec"]["template"]["spec"]["volumes"]
+    claim = one(objects, "PersistentVolumeClaim")
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                             "resources": {"requests": {"storage": "1Gi"}}}
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
+    assert container(objects)["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
+
+
+def test_persistence_existing_claim_creates_none(chart):
+    objects = render(chart, {"persistence": {"enabled": True, "type": "pvc", "existingClaim": "mine"}})
+    assert "PersistentVolumeClaim" not in kinds(objects)
+    assert {"name": "state", "persistentVolumeClaim": {"claimName": "mine"}} in \
+        one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+
+
+def test_pvc_with_several_replicas_is_refused(chart):
+    with pytest.raises(helm.HelmError, match="persistence.type=pvc keeps one state file"):
+        render(chart, {"persistence": {"enabled": True, "type": "pvc"}, "replicaCount": 2})
+    with pytest.raises(helm.HelmError, match="persistence.type=pvc keeps one state file"):
+        render(chart, {"persistence": {"enabled": True, "type": "pvc"}, "autoscaling": {"enabled": True}})
+
+
+def test_hpa_takes_over_replicas(chart):
+    objects = render(chart, load_values(CHART / "ci" / "hpa-values.yaml"))
+    assert "replicas" not in one(objects, "Deployment")["spec"]
+    hpa = one(objects, "HorizontalPodAutoscaler")["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": FULLNAME}
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
+    assert hpa["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]
+    assert hpa["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 300}}
+    pdb = one(objects, "PodDisruptionBudget")["spec"]
+    assert pdb == {"maxUnavailable": 1, "selector": {"matchLabels": {
+        "app.kubernetes.io/name": "genai-lens", "app.kubernetes.io/instance": RELEASE}}}
+
+
+# --- tokens ------------------------------------------------------------------------------------
+def test_tokens_from_created_secret(chart):
+    objects = render(chart, {"auth": {"ingestToken": "in-tok", "scrapeToken": "scr-tok"},
+                             "serviceMonitor": {"enabled": True}})
+    secret = one(objects, "Secret")
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "ingest-token": "in-tok", "scrape-token": "scr-tok"}
+    env = env_of(objects)
+    assert env["GENAI_LENS_INGEST_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": FULLNAME, "key": "ingest-token"}}
+    assert env["GENAI_LENS_SCRAPE_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": FULLNAME, "key": "scrape-token"}}
+    endpoint = one(objects, "ServiceMonitor")["spec"]["endpoints"][0]
+    assert endpoint["authorization"] == {"type": "Bearer", "credentials": {"name": FULLNAME, "key": "scrape-token"}}
+    annotations = one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert set(annotations) == {"checksum/secret"}
+
+
+def test_tokens_from_existing_secret(chart):
+    objects = render(chart, load_values(CHART / "ci" / "existing-secret-values.yaml"))
+    assert "Secret" not in kinds(objects)
+    env = env_of(objects)
+    assert env["GENAI_LENS_INGEST_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "genai-lens-tokens", "key": "ingest"}}
+    assert env["GENAI_LENS_SCRAPE_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "genai-lens-tokens", "key": "scrape"}}
+    assert one(objects, "ServiceMonitor")["spec"]["endpoints"][0]["authorization"]["credentials"] == {
+        "name": "genai-lens-tokens", "key": "scrape"}
+
+
+def test_ingest_token_only_leaves_scrape_open(chart):
+    objects = render(chart, {"auth": {"ingestToken": "in-tok"}, "serviceMonitor": {"enabled": True}})
+    assert set(env_of(objects)) == {"GENAI_LENS_INGEST_TOKEN"}
+    assert "authorization" not in one(objects, "ServiceMonitor")["spec"]["endpoints"][0]
+
+
+# --- ServiceMonitor ----------------------------------------------------------------------------
+def test_service_monitor_scrapes_the_http_port(chart):
+    objects = render(chart, {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"},
+                                                "namespace": "prom"}})
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["metadata"]["namespace"] == "prom"
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert monitor["spec"] == {
+        "jobLabel": "app.kubernetes.io/name",
+        "namespaceSelector": {"matchNames": [NAMESPACE]},
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "genai-lens", "app.kubernetes.io/instance": RELEASE}},
+        "endpoints": [{"port": "http", "path": "/metrics", "scheme": "http", "honorLabels": True, "interval": "30s"}],
+    }
+    # jobLabel makes the job "genai-lens", which the ExporterDown alert watches.
+    assert one(objects, "Service")["metadata"]["labels"]["app.kubernetes.io/name"] == "genai-lens"
+
+
+# --- PrometheusRule ----------------------------------------------------------------------------
+def test_prometheus_rule_defaults_equal_the_rule_files(chart, tmp_path):
+    rule = one(render(chart, {"prometheusRule": {"enabled": True}}), "PrometheusRule")
+    assert rule["spec"]["groups"] == original_rule_groups()
+    if rule["spec"]["groups"]:
+        promtool_check(rule["spec"]["groups"], tmp_path)
+
+
+def test_prometheus_rule_overrides(chart, tmp_path):
+    if not (ROOT / "prometheus" / "rules_src").exists():
+        pytest.skip("no prometheus/rules_src yet")
+    values = load_values(CHART / "ci" / "all-on-values.yaml")
+    values["prometheusRule"]["runbookBase"] = "https://runbooks.example.com/genai-lens.md"
+    values["prometheusRule"]["alerts"]["SpendRateHigh"] = {"usd_per_hour": 42.5, "for": "7m",
+                                                           "labels": {"page": "yes"}}
+    rule = one(render(chart, values), "PrometheusRule")
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert "ExporterDown" not in alerts
+    budget = alerts["MonthlySpendForecastOverBudget"]
+    assert budget["expr"].endswith("* 86400 * scalar(days_in_month()) > 5000")
+    assert "5000 USD monthly budget" in budget["annotations"]["description"]
+    assert budget["labels"] == {"severity": "critical", "team": "platform"}
+    spend = alerts["SpendRateHigh"]
+    assert spend["expr"] == 'billing:genai_lens_cost_usd:rate1h{genai_lens_billing="payg"} * 3600 > 42.5'
+    assert spend["for"] == "7m"
+    assert spend["labels"] == {"severity": "warning", "team": "platform", "page": "yes"}
+    assert spend["annotations"]["runbook_url"] == "https://runbooks.example.com/genai-lens.md#spendratehigh"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    records = [r for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r]
+    assert records == [r for g in original_rule_groups() for r in g["rules"] if "record" in r]
+    promtool_check(rule["spec"]["groups"], tmp_path)
+
+
+def test_prometheus_rule_from_no_rule_files(tmp_path):
+    """With no rule files the PrometheusRule renders, empty."""
+    copy_dir = tmp_path / "genai-lens"
+    shutil.copytree(CHART, copy_dir)
+    for path in (copy_dir / "files" / "rules").glob("*"):
+        path.unlink()
+    with helm.Chart.load(copy_dir) as c:
+        rule = one(render(c, {"prometheusRule": {"enabled": True}}), "PrometheusRule")
+    assert rule["spec"] == {"groups": []}
+
+
+# --- Grafana dashboards ------------------------------------------------------------------------
+def test_dashboard_configmaps_carry_the_sidecar_label(tmp_path):
+    copy_dir = tmp_path / "genai-lens"
+    shutil.copytree(CHART, copy_dir)
+    dashboards = copy_dir / "files" / "dashboards"
+    for path in dashboards.glob("*.json"):
+        path.unlink()
+    dashboards.mkdir(parents=True, exist_ok=True)
+    docs = {"cost_analytics.json": {"uid": "cost", "title": "Cost"},
+            "usage.json": {"uid": "usage", "title": "Usage {{ not a template }}"}}
+    for name, doc in docs.items():
+        (dashboards / name).write_text(json.dumps(doc, indent=2))
+    with helm.Chart.load(copy_dir) as c:
+        assert "ConfigMap" not in kinds(render(c))
+        objects = render(c, {"grafanaDashboards": {"enabled": True, "sidecarLabel": "grafana_dash",
+                                                   "sidecarLabelValue": "yes",
+                                                   "annotations": {"grafana_folder": "GenAI"}}})
+    maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    assert sorted(maps) == [f"{FULLNAME}-dashboard-cost-analytics", f"{FULLNAME}-dashboard-usage"]
+    cost = maps[f"{FULLNAME}-dashboard-cost-analytics"]
+    assert cost["metadata"]["labels"]["grafana_dash"] == "yes"
+    assert cost["metadata"]["annotations"] == {"grafana_folder": "GenAI"}
+    assert json.loads(cost["data"]["cost_analytics.json"]) == docs["cost_analytics.json"]
+    assert json.loads(maps[f"{FULLNAME}-dashboard-usage"]["data"]["usage.json"]) == docs["usage.json"]
+    for cm in maps.values():
+        kubernetes_validate.validate(cm, KUBE_VERSIONS[-1], strict=True)
+
+
+def test_dashboards_of_the_real_chart(chart):
+    objects = render(chart, {"grafanaDashboards": {"enabled": True}})
+    maps = [o for o in objects if o["kind"] == "ConfigMap"]
+    originals = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+    assert len(maps) == len(originals)
+    for cm in maps:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (name, text), = cm["data"].items()
+        assert json.loads(text) == json.loads((ROOT / "grafana" / "dashboards" / name).read_text())
+
+
+# --- other values ------------------------------------------------------------------------------
+def test_overrides_scenario(chart):
+    objects = render(chart, load_values(CHART / "ci" / "overrides-values.yaml"))
+    assert kinds(objects) == ["Deployment", "Service"]
+    assert {o["metadata"]["name"] for o in objects} == {"llm-metrics"}
+    assert {o["metadata"]["namespace"] for o in objects} == {"observability"}
+    assert {o["metadata"]["labels"]["team"] for o in objects} == {"platform"}
+    c = container(objects)
+    assert c["image"] == ("registry.example.com/platform/genai-lens@sha256:"
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    assert "lifecycle" not in c
+    assert env_of(objects)["GENAI_LENS_LOG_LEVEL"] == {"name": "GENAI_LENS_LOG_LEVEL", "value": "warning"}
+    assert one(objects, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "default"
+    assert one(objects, "Service")["spec"]["ports"][0]["nodePort"] == 30418
+
+
+def test_exporter_config_file_and_series_limit(chart):
+    objects = render(chart, {"exporter": {"seriesLimit": 5000, "config": {"label_deny": ["server.address"]}},
+                             "extraArgs": ["--extra"]})
+    cm = one(objects, "ConfigMap")
+    assert yaml.safe_load(cm["data"]["config.yaml"]) == {"label_deny": ["server.address"]}
+    c = container(objects)
+    assert c["args"] == ["serve", "--host", "0.0.0.0", "--port", "4318", "--config",
+                         "/etc/genai-lens/config.yaml", "--extra"]
+    assert {"name": "config", "mountPath": "/etc/genai-lens", "readOnly": True} in c["volumeMounts"]
+    assert env_of(objects)["GENAI_LENS_SERIES_LIMIT"]["value"] == "5000"
+
+
+def test_notes_give_the_endpoint(chart):
+    notes = chart.render({"auth": {"ingestToken": "x"}}, name=RELEASE, namespace=NAMESPACE)[
+        "genai-lens/templates/NOTES.txt"]
+    assert f"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://{FULLNAME}.{NAMESPACE}.svc:4318/v1/metrics" in notes
+    assert "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta" in notes
+    assert "Authorization=Bearer" in notes
+
+
+# --- the schema refuses bad values -------------------------------------------------------------
+BAD_VALUES = [
+    ({"replicaCount": "two"}, "/replicaCount"),
+    ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+    ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+    ({"persistence": {"type": "hostPath"}}, "/persistence/type"),
+    ({"serviceMonitor": {"interval": "30 seconds"}}, "/serviceMonitor/interval"),
+    ({"service": {"port": 70000}}, "/service/port"),
+    ({"autoscaling": {"minReplicas": 0}}, "/autoscaling/minReplicas"),
+    ({"prometheusRule": {"alerts": {"SpendRateHigh": {"usd_per_hour": "lots"}}}},
+     "/prometheusRule/alerts/SpendRateHigh/usd_per_hour"),
+    ({"prometheusRule": {"alerts": {"SpendRateHigh": {"budget": 5}}}}, "additional properties 'budget'"),
+    ({"prometheusRule": {"alerts": {"NoSuchAlert": {"enabled": False}}}}, "NoSuchAlert"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_VALUES, ids=[m for _, m in BAD_VALUES])
+def test_schema_refuses_bad_values(chart, values, message):
+    if "SpendRateHigh" in json.dumps(values) + message and not (ROOT / "prometheus" / "rules_src").exists():
+        pytest.skip("no alerts defined yet")
+    with pytest.raises(helm.HelmValuesError, match=message):
+        chart.validate_schema(values)
+    with pytest.raises(helm.HelmError):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+
+
+# --- the chart's copies are in sync, and the README documents every value -----------------------
+def test_chart_copies_are_in_sync():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_chart.py"), "--check"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sync_check_detects_drift_and_sync_repairs_it(tmp_path):
+    for part in ("scripts", "helm", "prometheus", "grafana"):
+        if (ROOT / part).exists():
+            shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    script = [sys.executable, str(tmp_path / "scripts" / "sync_chart.py")]
+    dashboards = tmp_path / "grafana" / "dashboards"
+    dashboards.mkdir(parents=True, exist_ok=True)
+    (dashboards / "zz_new.json").write_text('{"uid": "zz"}')
+    stray = tmp_path / "helm" / "genai-lens" / "files" / "dashboards" / "gone.json"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("{}")
+    check = subprocess.run([*script, "--check"], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 1
+    assert "out of sync: helm/genai-lens/files/dashboards/zz_new.json" in check.stdout
+    assert "out of sync: helm/genai-lens/files/dashboards/gone.json" in check.stdout
+    assert subprocess.run(script, capture_output=True, timeout=60).returncode == 0
+    assert subprocess.run([*script, "--check"], capture_output=True, timeout=60).returncode == 0
+    assert not stray.exists()
+    assert (tmp_path / "helm" / "genai-lens" / "files" / "dashboards" / "zz_new.json").read_text() == '{"uid": "zz"}'
+
+
+def _leaf_paths(node, prefix=""):
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from _leaf_paths(value, f"{prefix}.{key}" if prefix else key)
+    else:
+        yield prefix
+
+
+def test_readme_documents_every_value():
+    readme = (CHART / "README.md").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    # probes, resources and security contexts are documented as whole objects
+    whole = ("livenessProbe", "readinessProbe", "resources", "podSecurityContext", "securityContext")
+    paths = {p if not p.startswith(whole) else p.split(".")[0] for p in _leaf_paths(values)}
+    missing = sorted(p for p in paths if f"`{p}`" not in readme)
+    assert missing == []
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert set(schema["properties"]) - {"global"} == set(values)
