@@ -1,0 +1,180 @@
+"""The exporter's FastAPI application.
+
+::
+
+    app = create_app(Settings(series_limit=500))
+    uvicorn.run(app, host="127.0.0.1", port=4318)     # what `genai-lens serve` does
+
+Routes:
+
+* ``POST /v1/metrics``: OTLP/HTTP metrics, protobuf or JSON, optionally gzip.
+  Answers ``ExportMetricsServiceResponse`` in the request's encoding, with
+  ``partial_success`` when points were rejected; 400 malformed body, 401 bad or
+  missing bearer token, 413 body over the limit (as sent or decompressed),
+  415 unsupported content type or encoding. Error bodies are ``google.rpc.Status``.
+* ``GET /metrics``: Prometheus text format, or OpenMetrics when ``Accept`` asks.
+* ``GET /healthz`` (alive) and ``GET /readyz`` (state loaded, not shutting down).
+
+The lifespan loads ``settings.state_file`` on start and writes it on shutdown.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from google.rpc import status_pb2
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from .collector import StoreCollector, render
+from .ingest import (
+    JSON,
+    PROTOBUF,
+    BodyTooLarge,
+    ExportMetricsServiceResponse,
+    MalformedBody,
+    decode_request,
+    decompress,
+    encode_message,
+    media_type,
+)
+from .settings import Settings
+from .state import load_state, save_state
+from .store import Store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("exporter")
+
+# gRPC status codes used in google.rpc.Status error bodies.
+_GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3}
+
+
+def _status(code: int, message: str, kind: str | None, headers: dict | None = None) -> Response:
+    kind = kind or JSON
+    body = encode_message(status_pb2.Status(code=_GRPC_CODE.get(code, 2), message=message), kind)
+    return Response(body, status_code=code, media_type=kind, headers=headers)
+
+
+def _token_ok(expected, header: str | None) -> bool:
+    if expected is None:
+        return True
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.get_secret_value().encode())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new exporter app with its own store and registry."""
+    settings = settings or Settings()
+    store = Store(
+        series_limit=settings.series_limit,
+        label_allow=settings.label_allow,
+        label_deny=settings.label_deny,
+        resource_labels=settings.resource_labels,
+        hold_seconds=settings.new_series_hold_seconds,
+        stream_ttl=settings.stream_ttl_seconds,
+        max_streams=settings.max_streams,
+    )
+    registry = CollectorRegistry(auto_describe=True)
+    requests_total = Counter(
+        "genai_lens_exporter_requests", "HTTP requests served, by route and status code.", ["route", "code"], registry=registry
+    )
+    durations = Histogram(
+        "genai_lens_exporter_request_duration_seconds", "HTTP request durations, by route.", ["route"], registry=registry,
+        unit="seconds",
+    )
+    collectors = [StoreCollector(store, created_timestamps=settings.created_timestamps), registry]
+    limit = settings.max_body_bytes
+    ready = {"ready": False}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.state_file is not None:
+            await to_thread.run_sync(load_state, store, settings.state_file)
+        ready["ready"] = True
+        try:
+            yield
+        finally:
+            ready["ready"] = False
+            if settings.state_file is not None:
+                try:
+                    await to_thread.run_sync(save_state, store, settings.state_file)
+                except Exception:  # a failed save must not hide the shutdown
+                    log.exception("could not write state file %s", settings.state_file)
+
+    app = FastAPI(title="genai-lens exporter", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.registry = registry
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.url.path if request.url.path in ("/v1/metrics", "/metrics", "/healthz", "/readyz") else "other"
+        durations.labels(route).observe(time.perf_counter() - start)
+        requests_total.labels(route, str(response.status_code)).inc()
+        return response
+
+    @app.post("/v1/metrics")
+    async def ingest(request: Request) -> Response:
+        headers = request.headers
+        kind = media_type(headers.get("content-type"))
+        if not _token_ok(settings.ingest_token, headers.get("authorization")):
+            return _status(401, "missing or invalid bearer token", kind, {"WWW-Authenticate": "Bearer"})
+        if kind is None:
+            return _status(415, f"unsupported content type {headers.get('content-type')!r}; use {PROTOBUF} or {JSON}", None)
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("gzip", "identity", ""):
+            return _status(415, f"unsupported content encoding {encoding!r}; use gzip or none", kind)
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            return _status(413, f"body is over {limit} bytes", kind)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _status(413, f"body is over {limit} bytes", kind)
+        try:
+            data = decompress(bytes(body), limit) if encoding == "gzip" else bytes(body)
+            message = decode_request(data, kind)
+        except BodyTooLarge as error:
+            return _status(413, str(error), kind)
+        except MalformedBody as error:
+            return _status(400, str(error), kind)
+        try:
+            result = await to_thread.run_sync(store.ingest, message)
+        except Exception as error:  # never a 500: report it, keep serving
+            log.exception("could not process an OTLP request")
+            return _status(400, f"request could not be processed: {error!r}", kind)
+        response = ExportMetricsServiceResponse()
+        if result.rejected:
+            response.partial_success.rejected_data_points = result.rejected_count
+            response.partial_success.error_message = result.error_message
+        return Response(encode_message(response, kind), media_type=kind)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        if not _token_ok(settings.scrape_token, request.headers.get("authorization")):
+            return PlainTextResponse("missing or invalid bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        body, content_type = await to_thread.run_sync(render, collectors, request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return PlainTextResponse("ok\n")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if ready["ready"]:
+            return PlainTextResponse("ready\n")
+        return PlainTextResponse("not ready\n", status_code=503)
+
+    return app

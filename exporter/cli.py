@@ -1,0 +1,79 @@
+"""The ``genai-lens`` command.
+
+::
+
+    genai-lens serve [--host 127.0.0.1] [--port 4318] [--config FILE] [--state-file FILE]
+    genai-lens demo ...           # see exporter/demo.py
+
+``serve`` runs the exporter under uvicorn, in one process: its state is in
+memory, so ``--workers`` above 1 is refused (scale by running replicas).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+__all__ = ["main"]
+
+WORKERS_REFUSAL = (
+    "genai-lens serve runs one process: the exporter aggregates series in memory, so several "
+    "workers would each hold a part of every counter and /metrics would answer from one of them "
+    "at random. Scale by running replicas instead (OTLP delta batches can go to any replica; "
+    "Prometheus sums across them)."
+)
+
+
+def _add_serve(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="run the exporter (OTLP/HTTP in, Prometheus /metrics out)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to bind (default 4318)")
+    serve.add_argument("--config", default=None, metavar="FILE", help="YAML settings file")
+    serve.add_argument("--state-file", default=None, metavar="FILE", help="snapshot written on shutdown, reloaded on start")
+    serve.add_argument("--workers", type=int, default=1, help="must be 1 (see the message when it is not)")
+    serve.add_argument("--log-level", default=None, help="debug, info, warning, error")
+
+
+def serve(args) -> int:
+    """Run the exporter until SIGINT or SIGTERM (which write the state file)."""
+    if args.workers != 1:
+        print(f"genai-lens serve: --workers {args.workers} refused. {WORKERS_REFUSAL}", file=sys.stderr)
+        return 2
+    import uvicorn
+    from pydantic import ValidationError
+
+    from .app import create_app
+    from .settings import Settings
+
+    try:
+        settings = Settings.load(
+            args.config, host=args.host, port=args.port, state_file=args.state_file, log_level=args.log_level
+        )
+    except (FileNotFoundError, ValidationError, ValueError) as error:
+        print(f"genai-lens serve: invalid settings: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(), workers=None)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="genai-lens", description="LLM cost and usage observability")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_serve(subparsers)
+    demo_run = None
+    try:
+        from .demo import add_arguments, run as demo_run  # written separately; optional here
+    except ImportError:
+        add_arguments = None
+    if add_arguments is not None:
+        add_arguments(subparsers.add_parser("demo", help="run the whole pipeline locally with a mixed workload"))
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return demo_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

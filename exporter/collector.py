@@ -1,0 +1,139 @@
+"""Rendering the store for ``GET /metrics`` with ``prometheus_client``.
+
+::
+
+    body, content_type = render([StoreCollector(store), registry], request.headers.get("accept"))
+
+``StoreCollector`` yields one ``prometheus_client`` metric family per store
+family (HELP from the OpenTelemetry description, TYPE, UNIT in OpenMetrics)
+plus the exporter's own ``genai_lens_exporter_*`` gauges and counters derived
+from the store. ``render`` picks the text format or OpenMetrics from the
+scraper's ``Accept`` header with ``prometheus_client``'s own encoders.
+``_created`` samples (when the series was first seen) appear only in
+OpenMetrics; in the text format they would become separate gauges.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
+
+from .store import Store
+
+__all__ = ["StoreCollector", "render"]
+
+# Whether the render in progress is OpenMetrics (set by ``render``).
+_openmetrics = contextvars.ContextVar("genai_lens_openmetrics", default=False)
+
+
+class StoreCollector:
+    """A ``prometheus_client`` collector serving a :class:`~exporter.store.Store`."""
+
+    def __init__(self, store: Store, *, created_timestamps: bool = True):
+        self.store = store
+        self.created_timestamps = created_timestamps
+
+    def collect(self):
+        created = self.created_timestamps and _openmetrics.get()
+        store = self.store
+        families = []
+        with store.lock:
+            store.release_held()
+            for family in store.families_by_name.values():
+                families.append(self._family(family, created))
+            series_gauge = GaugeMetricFamily(
+                "genai_lens_exporter_series", "Series held, per metric (the overflow series included).", labels=["metric"]
+            )
+            overflow = CounterMetricFamily(
+                "genai_lens_exporter_series_overflow",
+                "Data points folded into an overflow series because the metric reached the series limit.",
+                labels=["metric"],
+            )
+            for family in store.families_by_name.values():
+                series_gauge.add_metric([family.name], len(family.series) + (family.overflow is not None))
+                overflow.add_metric([family.name], family.overflowed)
+            received = CounterMetricFamily("genai_lens_exporter_points_received", "OTLP data points received.")
+            received.add_metric([], store.points_received)
+            rejected = CounterMetricFamily(
+                "genai_lens_exporter_points_rejected", "OTLP data points rejected, by reason.", labels=["reason"]
+            )
+            for reason, count in sorted(store.points_rejected.items()):
+                rejected.add_metric([reason], count)
+            streams = GaugeMetricFamily(
+                "genai_lens_exporter_cumulative_streams", "Cumulative OTLP streams tracked to turn them into deltas."
+            )
+            streams.add_metric([], len(store.streams))
+        yield from families
+        yield from (series_gauge, overflow, received, rejected, streams)
+
+    @staticmethod
+    def _family(family, created: bool) -> Metric:
+        name = family.name
+        metric = Metric(name, family.help, family.kind, family.unit)
+        samples = metric.samples
+        rows = list(family.series.values())
+        if family.overflow is not None:
+            rows.append(family.overflow)
+        if family.kind == "counter":
+            total = name + "_total"
+            created_name = name + "_created"
+            for series in rows:
+                labels = dict(series.key)
+                samples.append(Sample(total, labels, 0.0 if series.held else series.value, None, None))
+                if created:
+                    samples.append(Sample(created_name, labels, series.created, None, None))
+        elif family.kind == "gauge":
+            for series in rows:
+                samples.append(Sample(name, dict(series.key), series.value, None, None))
+        else:
+            bucket_name, count_name, sum_name = name + "_bucket", name + "_count", name + "_sum"
+            created_name = name + "_created"
+            les = [floatToGoString(b) for b in family.bounds] + ["+Inf"]
+            for series in rows:
+                labels = dict(series.key)
+                held = series.held
+                running = 0
+                for le, count in zip(les, series.counts):
+                    if not held:
+                        running += count
+                    samples.append(Sample(bucket_name, {**labels, "le": le}, running, None, None))
+                samples.append(Sample(count_name, labels, running, None, None))
+                samples.append(Sample(sum_name, labels, 0.0 if held else series.sum, None, None))
+                if created:
+                    samples.append(Sample(created_name, labels, series.created, None, None))
+        return metric
+
+
+def render(collectors, accept: str | None) -> tuple[bytes, str]:
+    """``(body, content type)`` for a scrape of ``collectors`` (objects with ``collect()``: a
+    :class:`StoreCollector`, a ``CollectorRegistry``), in the format ``accept`` asks for.
+
+    ``_created`` samples of ``prometheus_client``'s own counters and histograms are dropped
+    from the text format, where they would be separate gauges."""
+    encoder, content_type = choose_encoder(accept or "")
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    token = _openmetrics.set(openmetrics)
+    try:
+        return encoder(_Exposition(collectors, openmetrics)), content_type
+    finally:
+        _openmetrics.reset(token)
+
+
+class _Exposition:
+    def __init__(self, collectors, openmetrics: bool):
+        self.collectors = collectors
+        self.openmetrics = openmetrics
+
+    def collect(self):
+        for collector in self.collectors:
+            if self.openmetrics or isinstance(collector, StoreCollector):
+                yield from collector.collect()
+                continue
+            for metric in collector.collect():
+                created = metric.name + "_created"
+                metric.samples = [s for s in metric.samples if s.name != created]
+                yield metric

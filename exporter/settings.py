@@ -1,0 +1,96 @@
+"""Exporter settings: defaults < YAML file (``--config``) < ``GENAI_LENS_*`` environment < arguments.
+
+::
+
+    settings = Settings()                                   # defaults + environment
+    settings = Settings.load("genai-lens.yaml", port=9000)  # + a YAML file, + overrides
+
+Every field can be set in the YAML file under its own name (``series_limit:
+500``) or in the environment with the ``GENAI_LENS_`` prefix
+(``GENAI_LENS_SERIES_LIMIT=500``). Lists take JSON or comma-separated text
+in the environment (``GENAI_LENS_LABEL_DENY=server.address,gen_ai.response.model``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, YamlConfigSettingsSource
+
+__all__ = ["Settings"]
+
+_Names = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Everything the exporter can be told. See docs/exporter.md for the reference."""
+
+    model_config = SettingsConfigDict(env_prefix="GENAI_LENS_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(4318, ge=0, le=65535)
+    log_level: str = "info"
+
+    ingest_token: SecretStr | None = None
+    """Bearer token required on ``POST /v1/metrics`` (none: open)."""
+    scrape_token: SecretStr | None = None
+    """Bearer token required on ``GET /metrics`` (none: open)."""
+
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    """Largest accepted request body, both as sent and after gzip decompression."""
+
+    series_limit: int = Field(2000, ge=1)
+    """Series per metric; past it, new label sets fold into one ``otel_metric_overflow="true"`` series."""
+    label_allow: _Names = []
+    """If set, only these labels are kept (attribute keys or Prometheus label names)."""
+    label_deny: _Names = []
+    """Labels dropped from every series (attribute keys or Prometheus label names)."""
+    resource_labels: _Names = ["service.name"]
+    """Resource attributes kept as labels; all others (hosts, pids, instance ids) are dropped."""
+
+    new_series_hold_seconds: float = Field(60.0, ge=0)
+    """A new counter or histogram series is served at zero this long (and for at least one
+    scrape) before its real value, so ``increase()`` counts its first increments."""
+    created_timestamps: bool = True
+    """Serve ``_created`` samples in OpenMetrics responses (never in the text format)."""
+
+    stream_ttl_seconds: float = Field(3600.0, gt=0)
+    """Cumulative streams unseen this long are forgotten (their series stay)."""
+    max_streams: int = Field(200_000, ge=1)
+    """Cumulative streams tracked at most; points of further new streams are rejected."""
+
+    state_file: Path | None = None
+    """Snapshot written on graceful shutdown and reloaded on start."""
+
+    @field_validator("label_allow", "label_deny", "resource_labels", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "Settings":
+        """Settings from defaults, an optional YAML file, the environment and ``overrides``
+        (highest first: overrides, environment, file, defaults). ``None`` overrides are ignored."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if config_file is None:
+            return cls(**overrides)
+        path = Path(config_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+
+        class _FromFile(cls):  # type: ignore[valid-type, misc]
+            @classmethod
+            def settings_customise_sources(cls_, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+                return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=path))
+
+        loaded = _FromFile(**overrides)
+        return cls.model_construct(**{name: getattr(loaded, name) for name in cls.model_fields})
