@@ -10,8 +10,9 @@ Covers ``models.generate_content``, ``models.generate_content_stream`` and
 ``gcp.vertex_ai`` when the client runs in Vertex AI mode, else ``gcp.gemini``.
 Input tokens are ``prompt_token_count`` (cached tokens included) plus
 ``tool_use_prompt_token_count``; output tokens are ``candidates_token_count``
-plus ``thoughts_token_count``. Grounding with Google Search counts one web
-search call per search query the response reports.
+plus ``thoughts_token_count``. Grounding with Google Search counts web search
+calls the way Google bills them: one per grounded prompt before Gemini 3, one
+per search query the response reports from Gemini 3 on.
 """
 
 from __future__ import annotations
@@ -143,13 +144,19 @@ def gemini_usage(metadata, web_search_calls: int = 0) -> Usage | None:
     )
 
 
-def _web_search_calls(response) -> int:
+def _web_search_calls(response, per_query: bool) -> int:
+    """Search queries in the grounding metadata, or 1 per grounded prompt when billed that way."""
     total = 0
     for candidate in getattr(response, "candidates", None) or ():
         grounding = getattr(candidate, "grounding_metadata", None)
         if grounding is not None:
             total += len(getattr(grounding, "web_search_queries", None) or ())
-    return total
+    return total if per_query else min(total, 1)
+
+
+def _billed_per_query(model: str) -> bool:
+    """Gemini 3 and later bill grounding per search query; earlier models per grounded prompt."""
+    return not model.startswith(("gemini-1", "gemini-2"))
 
 
 def _finish_reasons(response) -> list[str]:
@@ -169,7 +176,8 @@ def _read_response(call: Call, operation: str, response) -> None:
             call.set_usage(Usage(input_tokens=tokens))
         return
     call.set_response(getattr(response, "model_version", None), getattr(response, "response_id", None), _finish_reasons(response))
-    call.set_usage(gemini_usage(getattr(response, "usage_metadata", None), _web_search_calls(response)))
+    call.set_usage(gemini_usage(getattr(response, "usage_metadata", None),
+                                _web_search_calls(response, _billed_per_query(call.request_model))))
     if call.telemetry.capture_content:
         call.set_output(getattr(response, "text", None))
 
@@ -196,7 +204,7 @@ class _StreamHandler:
             self.call.chunk()
         if chunk.usage_metadata is not None:
             self.last = chunk
-        self.searches = max(self.searches, _web_search_calls(chunk))
+        self.searches = max(self.searches, _web_search_calls(chunk, _billed_per_query(self.call.request_model)))
         if chunk.candidates and chunk.candidates[0].finish_reason is not None:
             self.reasons = _finish_reasons(chunk)
         return False

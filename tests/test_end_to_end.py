@@ -24,7 +24,7 @@ PRICES = {
     "gemini-2.5-flash": (0.30, 2.50),
     "text-embedding-3-small": (0.02, 0.0),
 }
-# Web search: OpenAI's web_search tool $10 per 1,000 calls; Gemini grounding with Google Search $35 per 1,000.
+# Web search: OpenAI's web_search tool $10 per 1,000 calls; Gemini 2.x grounding with Google Search $35 per 1,000 grounded prompts.
 WEB_SEARCH_PER_CALL = {"openai": 0.010, "gcp.gemini": 0.035}
 
 
@@ -48,7 +48,9 @@ def expected(steps):
             rate_in, rate_out = PRICES[step.model]
             row["cost"] += step.input_tokens * rate_in / 1e6 + step.output_tokens * rate_out / 1e6
             if step.web_search:
-                row["cost"] += step.web_search_calls * WEB_SEARCH_PER_CALL[step.provider]
+                # Gemini 2.x bills grounding per grounded prompt, whatever the number of queries.
+                calls = 1 if step.model.startswith("gemini-2") else step.web_search_calls
+                row["cost"] += calls * WEB_SEARCH_PER_CALL[step.provider]
     return by_model, by_key
 
 
