@@ -5,8 +5,20 @@ subscription usage is prepaid. Each alert carries a ``severity`` label and
 ``summary``, a templated ``description`` and ``runbook_url`` annotations.
 """
 
-PAYG_RATE1H = 'billing:genai_lens_cost_usd:rate1h{genai_lens_billing="payg"}'
-PAYG_RATE1D = 'billing:genai_lens_cost_usd:rate1d{genai_lens_billing="payg"}'
+# Spend alerts read the raw counter rather than the recorded rate1h/rate1d series: alert and
+# recording groups run concurrently, so a recorded input can lag one evaluation (and vanish
+# from an instant query if the interval exceeds the 5m lookback); the raw form also lets
+# "offset 1d/1w" work from the first day the counter has history.
+PAYG_COST = 'genai_lens_cost_usd_total{genai_lens_billing="payg"}'
+
+
+def _payg_rate(window: str, offset: str = "") -> str:
+    off = f" offset {offset}" if offset else ""
+    return f"sum by (genai_lens_billing) (rate({PAYG_COST}[{window}]{off}))"
+
+
+PAYG_RATE1H = _payg_rate("1h")
+PAYG_RATE1D = _payg_rate("1d")
 
 
 def _alert(name: str, knobs: dict, runbook_base: str, expr: str, summary: str, description: str) -> dict:
@@ -41,8 +53,8 @@ def alert_rules(t: dict) -> list[dict]:
     rules.append(_alert(
         "SpendSpike", k, rb,
         f"(\n  {PAYG_RATE1H} * 3600 > {k['min_usd_per_hour']}\n)\n"
-        f"and\n(\n  {PAYG_RATE1H} > {k['factor']} * {PAYG_RATE1H} offset 1d\n)\n"
-        f"and\n(\n  {PAYG_RATE1H} > {k['factor']} * {PAYG_RATE1H} offset 1w\n)",
+        f"and\n(\n  {PAYG_RATE1H}\n  >\n  {k['factor']} * {_payg_rate('1h', '1d')}\n)\n"
+        f"and\n(\n  {PAYG_RATE1H}\n  >\n  {k['factor']} * {_payg_rate('1h', '1w')}\n)",
         "LLM spend is {}x the same hour yesterday and last week".format(k["factor"]),
         "Pay-as-you-go LLM spend over the last hour is {{ $value | printf \"%.2f\" }} USD/hour, more than "
         f"{k['factor']} times the same hour one day and one week ago.",

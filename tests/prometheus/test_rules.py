@@ -93,7 +93,8 @@ def test_render_rules_applies_knobs():
     alerts = {r["alert"]: r for r in files["genai-lens-alerts.yml"]["groups"][0]["rules"]}
     assert "ExporterDown" not in alerts
     assert alerts["SpendRateHigh"]["expr"] == (
-        'billing:genai_lens_cost_usd:rate1h{genai_lens_billing="payg"} * 3600 > {{ .Values.spend }}')
+        'sum by (genai_lens_billing) (rate(genai_lens_cost_usd_total{genai_lens_billing="payg"}[1h])) * 3600'
+        ' > {{ .Values.spend }}')
     assert alerts["SpendRateHigh"]["for"] == "5m"
     assert alerts["SpendSpike"]["annotations"]["runbook_url"] == "https://example.test/runbook#spendspike"
     with pytest.raises(KeyError):
