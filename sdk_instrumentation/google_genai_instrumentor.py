@@ -172,6 +172,10 @@ def _read_response(call: Call, operation: str, response) -> None:
     if operation == "embeddings":
         metadata = getattr(response, "usage_metadata", None)
         tokens = getattr(metadata, "prompt_token_count", None) if metadata is not None else None
+        if tokens is None:  # Vertex AI :predict models (text-embedding-*) report tokens per embedding
+            counts = [getattr(getattr(e, "statistics", None), "token_count", None) for e in getattr(response, "embeddings", None) or ()]
+            if counts and all(isinstance(c, (int, float)) for c in counts):
+                tokens = int(sum(counts))
         if isinstance(tokens, int):
             call.set_usage(Usage(input_tokens=tokens))
         return
