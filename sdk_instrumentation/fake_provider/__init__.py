@@ -54,7 +54,7 @@ from starlette.routing import Route
 from . import gemini_api, openai_api
 from .controls import Controls, ControlError
 
-__all__ = ["FakeProvider", "RecordedRequest", "Controls", "DEFAULT_REPLY"]
+__all__ = ["FakeProvider", "RecordedRequest", "Controls", "ControlError", "DEFAULT_REPLY"]
 
 DEFAULT_REPLY = "The quick brown fox jumps over the lazy dog"
 
