@@ -71,7 +71,10 @@ class Telemetry:
             from .pricing import Pricing
             pricing = Pricing()
         self.pricing = pricing
-        self.labeler = labeler or ApiKeyLabeler()
+        if labeler is None:  # the zero-code path too: GENAI_LENS_API_KEY_ALIASES
+            from .setup import default_labeler
+            labeler = default_labeler()
+        self.labeler = labeler
         self.capture_content = capture_content_enabled() if capture_content is None else capture_content
         self.attributes = dict(attributes or {})
         self._billing: dict[tuple[str, str, str], str] = {}
