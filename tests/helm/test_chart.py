@@ -494,6 +494,8 @@ def test_schema_refuses_bad_values(chart, values, message):
         chart.validate_schema(values)
     with pytest.raises(helm.HelmError):
         chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE)
+    assert any(message.split(" ")[0] in error for error in report["errors"])
 
 
 # --- the chart's copies are in sync, and the README documents every value -----------------------
