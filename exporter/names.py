@@ -113,6 +113,6 @@ def label_name(key: str) -> str:
     label = _UNDERSCORES.sub("_", _INVALID_LABEL.sub("_", key))
     if label and label[0].isdigit():
         label = "key_" + label
-    if label.startswith("__") or not label.strip("_"):
-        label = "key" + label if label.strip("_") else "key_"
-    return label
+    if label.startswith("_"):  # reserved in Prometheus (``__``) and by the OpenTelemetry spec (``_``)
+        label = "key" + label
+    return label or "key_"

@@ -1,0 +1,60 @@
+"""`genai-lens serve`: the workers refusal, and a real process that saves its state on SIGTERM."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from otlp import number_point, request, sum_metric
+
+from exporter.cli import main
+
+
+def test_workers_above_one_are_refused(capsys):
+    assert main(["serve", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genai-lens serve: --workers 2 refused.")
+    assert "in memory" in err and "replicas" in err
+
+
+def test_bad_config_exits_2(tmp_path, capsys):
+    assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_serve_process_saves_state_on_sigterm(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    state = tmp_path / "state.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exporter.cli", "serve", "--port", str(port), "--state-file", str(state), "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.poll() is not None else "timeout"
+            time.sleep(0.05)
+        body = request(sum_metric("genai_lens.cost", "usd", [number_point(0.75, {"genai_lens.api_key": "k"})])).SerializeToString()
+        assert httpx.post(url + "/v1/metrics", content=body, headers={"Content-Type": "application/x-protobuf"}).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a graceful shutdown
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    snapshot = json.loads(state.read_text())
+    (family,) = snapshot["families"]
+    assert (family["name"], family["series"][0][0], family["series"][0][1]) == (
+        "genai_lens_cost_usd", [["genai_lens_api_key", "k"], ["service_name", "svc"]], 0.75,
+    )
