@@ -1,0 +1,63 @@
+"""Smoke test of benchmarks/bench_sdk.py: a tiny run completes and reports every variant.
+
+No timing is asserted (timings flake); what is asserted is that each instrumentation was
+really active in its rounds (one span per call, its metrics recorded) and that every figure
+the report promises is there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("opentelemetry.instrumentation.genai.openai",
+                    reason="opentelemetry-instrumentation-genai-openai is not installed")
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sdk.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_sdk", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_sdk"] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("bench_sdk", None)
+
+
+def test_quick_run_reports_every_variant(bench, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    report = bench.main(["--quick", "--rounds", "2", "--calls", "3", "--streams", "2", "--chunks", "5", "--json", str(out)])
+
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert set(report["results"]) == {"baseline", "genai-lens", "official"}
+    warmup = bench.QUICK.warmup
+    calls_per_method = warmup + max(1, warmup // 5) + 3 + 2          # warm-up calls and streams, timed calls and streams
+    expected_spans = 2 * 2 * calls_per_method                       # 2 rounds x (end to end + wrapper only)
+    assert report["results"]["baseline"]["spans"] == 0
+    assert report["results"]["genai-lens"]["spans"] == expected_spans
+    assert report["results"]["official"]["spans"] == expected_spans
+    # genai-lens hides the usage-only chunk it asked for: role chunk + 5 content + finish chunk.
+    assert report["results"]["baseline"]["chunks_seen_by_caller"] == 8
+    assert report["results"]["official"]["chunks_seen_by_caller"] == 8
+    assert report["results"]["genai-lens"]["chunks_seen_by_caller"] == 7
+    lens_metrics = set(report["results"]["genai-lens"]["metrics"])
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage", "genai_lens.cost",
+            "gen_ai.client.operation.time_to_first_chunk", "gen_ai.client.operation.time_per_output_chunk"} <= lens_metrics
+    assert "gen_ai.client.operation.duration" in report["results"]["official"]["metrics"]
+    for name in ("genai-lens", "official"):
+        row = report["results"][name]
+        for key in ("call_added_us", "chunk_added_us", "direct_call_added_us", "direct_chunk_added_us"):
+            assert math.isfinite(row[key]), (name, key)
+    assert report["settings"] == {"rounds": 2, "calls": 3, "streams": 2, "chunks": 5, "warmup": warmup}
+    table = capsys.readouterr().out
+    for name in ("baseline", "genai-lens", "official"):
+        assert name in table
