@@ -1,0 +1,233 @@
+"""The committed dashboards: up to date, well-formed, covering FEATURES.md, using DESIGN.md's names only."""
+
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+from grafana.dashboards_src import DASHBOARDS, render_dashboards  # noqa: E402
+from grafana.dashboards_src.queries import ALL, covers, iter_panels, iter_queries, substitute  # noqa: E402
+
+DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
+RULE_FILES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
+UIDS = {"genai-lens-cost.json": "genai-lens-cost", "genai-lens-usage.json": "genai-lens-usage",
+        "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model"}
+UNITS = {"currencyUSD", "ms", "short", "percentunit", "suffix: tokens/s"}
+
+
+def committed() -> dict[str, dict]:
+    return {name: json.loads((DASHBOARD_DIR / name).read_text()) for name in DASHBOARDS}
+
+
+def test_committed_json_matches_a_fresh_render(tmp_path):
+    for name, data in render_dashboards().items():
+        fresh = tmp_path / name
+        fresh.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        assert fresh.read_text() == (DASHBOARD_DIR / name).read_text(), f"{name}: run python scripts/generate.py"
+    result = subprocess.run([sys.executable, "scripts/generate.py", "--check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_fixed_uids_utc_and_default_range():
+    for name, data in committed().items():
+        assert data["uid"] == UIDS[name]
+        assert data["timezone"] == "utc"
+        assert data["time"] == {"from": "now-7d", "to": "now"}
+
+
+def test_shared_filters_on_every_dashboard():
+    for data in committed().values():
+        variables = {v["name"]: v for v in data["templating"]["list"]}
+        assert variables["datasource"]["current"]["value"] == "prometheus"
+        assert variables["granularity"]["query"] == "Hour : 1h,Day : 1d,Week : 1w,Month : 30d"
+        for name in ("api_key", "model", "provider"):
+            assert (variables[name]["multi"], variables[name]["includeAll"], variables[name]["allValue"]) == (
+                True, True, ".*")
+            assert variables[name]["query"].startswith("label_values(gen_ai_client_operation_duration_seconds_count")
+        assert variables["billing"]["current"]["value"] == "payg"
+        assert variables["billing"]["query"] == "payg,subscription"
+
+
+def test_every_panel_has_covers_unit_datasource_and_empty_state():
+    for data in committed().values():
+        for panel in iter_panels(data):
+            assert covers(panel["description"]), panel["title"]
+            defaults = panel["fieldConfig"]["defaults"]
+            assert defaults["unit"] in UNITS, panel["title"]
+            assert defaults["noValue"] == "No data in range"
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            assert panel["targets"] and all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+
+
+def test_tables_are_instant_table_queries_merged():
+    tables = [p for d in committed().values() for p in iter_panels(d) if p["type"] == "table"]
+    assert len(tables) == 6
+    for panel in tables:
+        assert all(t["instant"] and t["format"] == "table" for t in panel["targets"])
+        assert [t["id"] for t in panel["transformations"]] == ["merge", "organize"]
+        assert "Download CSV" in panel["description"]
+
+
+def test_bars_rebucket_by_granularity():
+    bars = [p for d in committed().values() for p in iter_panels(d)
+            if p["type"] == "timeseries" and p["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars"]
+    assert len(bars) == 7
+    for panel in bars:
+        first = panel["targets"][0]
+        assert first["interval"] == "$granularity" and "[$granularity]" in first["expr"]
+
+
+def test_cost_by_model_links_to_model_detail():
+    cost = committed()["genai-lens-cost.json"]
+    panel = next(p for p in iter_panels(cost) if p["title"] == "Total cost by model")
+    links = panel["fieldConfig"]["overrides"][0]["properties"][0]["value"]
+    assert links[0]["url"].startswith("/d/genai-lens-model/")
+    assert "var-model=${__field.labels.gen_ai_request_model}" in links[0]["url"]
+
+
+def feature_ids() -> set[str]:
+    text = (SHARED / "FEATURES.md").read_text()
+    return set(re.findall(r"^- ([FCUPRV]\d+) ", text, flags=re.M))
+
+
+def test_every_feature_is_covered():
+    ids = feature_ids()
+    assert len(ids) == 6 + 12 + 8 + 6 + 6 + 9
+    seen = set()
+    for data in committed().values():
+        seen |= set(covers(data["description"]))
+        seen |= {i for v in data["templating"]["list"] for i in covers(v.get("description", ""))}
+        seen |= {i for p in iter_panels(data) for i in covers(p["description"])}
+    assert ids - seen == set()
+    assert seen - ids == set()
+    alerts = {r["alert"] for f in RULE_FILES for g in yaml.safe_load(f.read_text())["groups"]
+              for r in g["rules"] if "alert" in r}
+    assert {"SpendRateHigh", "SpendSpike", "MonthlySpendForecastOverBudget"} <= alerts  # V8, V9
+
+
+# ------------------------------------------------------------ names
+
+def design_names() -> tuple[set[str], set[str]]:
+    """Metric and label names of DESIGN.md's 'Prometheus names' section, with histogram series expanded."""
+    text = (SHARED / "DESIGN.md").read_text()
+    section = text.split("### Prometheus names", 1)[1].split("\n### ", 1)[0]
+    metrics, labels = set(), set()
+    for name in re.findall(r"`([a-z_{},*]+)`", section):
+        if name.endswith("_{bucket,sum,count}") or name.endswith("_*"):
+            base = name.split("_{")[0] if "{" in name else name[:-2]
+            metrics |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
+        elif name.endswith("_total"):
+            metrics.add(name)
+        elif not name.endswith("_") and "{" not in name:
+            labels.add(name)
+    return metrics, labels
+
+
+STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+IDENT = re.compile(r"(?<![\w.$])([a-zA-Z_:][\w:]*)(\s*\()?")
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and", "or",
+            "unless", "start", "end", "inf", "nan"}
+
+
+def names_in(expr: str) -> tuple[set[str], set[str]]:
+    """(metric names, label names) referenced by a PromQL expression."""
+    expr = STRINGS.sub('""', expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range and subquery windows
+    expr = re.sub(r"\$\w+", "", expr)
+    labels = set()
+    for group in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", expr):
+        labels |= {x.strip() for x in group.split(",") if x.strip()}
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    for matchers in re.findall(r"\{([^}]*)\}", expr):
+        labels |= set(re.findall(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)", matchers))
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    metrics = {m.group(1) for m in IDENT.finditer(expr) if not m.group(2) and m.group(1).lower() not in KEYWORDS}
+    return metrics, labels
+
+
+def test_names_in_expressions_parse_as_expected():
+    metrics, labels = names_in(
+        'sum by (le, gen_ai_request_model) (rate(x_bucket{a=~"$m", error_type=""}[$__rate_interval] offset 1d))'
+        ' / on() group_left() scalar(y_total @ start()) * 1e6 > bool 0')
+    assert (metrics, labels) == ({"x_bucket", "y_total"}, {"le", "gen_ai_request_model", "a", "error_type"})
+
+
+def all_expressions() -> list[str]:
+    exprs = []
+    for data in committed().values():
+        exprs += [q.expr for q in iter_queries(data)]
+        for v in data["templating"]["list"]:
+            if v["type"] == "query":
+                exprs.append(re.sub(r"label_values\((.*), (\w+)\)", r"\1 by (\2)", v["query"]))
+    for f in RULE_FILES:
+        exprs += [r["expr"] for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"]]
+    return exprs
+
+
+def test_only_design_names_in_dashboards_and_rules():
+    design_metrics, design_labels = design_names()
+    assert "genai_lens_cost_usd_total" in design_metrics
+    assert "gen_ai_client_operation_time_to_first_chunk_seconds_bucket" in design_metrics
+    assert "genai_lens_throughput_tokens_per_second_sum" in design_metrics
+    assert {"gen_ai_provider_name", "error_type", "genai_lens_billing", "service_name"} <= design_labels
+    recorded = {r["record"] for f in RULE_FILES for g in yaml.safe_load(f.read_text())["groups"]
+                for r in g["rules"] if "record" in r}
+    allowed_metrics = design_metrics | recorded | {"up", "genai_lens_exporter_series_overflow_total"}
+    allowed_labels = design_labels | {"le", "job", "instance"}
+    used_metrics, used_labels = set(), set()
+    for expr in all_expressions():
+        metrics, labels = names_in(expr)
+        used_metrics |= metrics
+        used_labels |= labels
+    assert used_metrics - allowed_metrics == set()
+    assert used_labels - allowed_labels == set()
+    assert len(used_metrics) >= 12
+
+
+# ------------------------------------------------------------ substitution
+
+def test_substitute_like_grafana():
+    expr = ('sum(increase(c{gen_ai_request_model=~"$model", gen_ai_provider_name=~"${provider}", '
+            'genai_lens_billing=~"$billing"}[$__range])) + rate(c[$__rate_interval]) + x[$granularity] '
+            '+ vector($budget_usd) + $__range_s + [[granularity]]')
+    got = substitute(expr, {"model": ["gpt-4.1", "gemini-2.5-flash"], "provider": ALL, "billing": ["payg"],
+                            "granularity": "1d", "budget_usd": "1000"}, range_s=3600, interval_s=30)
+    assert got == ('sum(increase(c{gen_ai_request_model=~"(gpt-4\\\\.1|gemini-2\\\\.5-flash)", '
+                   'gen_ai_provider_name=~".*", genai_lens_billing=~"payg"}[3600s])) + rate(c[60s]) + x[1d] '
+                   '+ vector(1000) + 3600 + 1d')
+    # $__rate_interval is at least four scrape intervals
+    assert substitute("[$__rate_interval]", {}, range_s=60, interval_s=15) == "[60s]"
+    with pytest.raises(KeyError):
+        substitute("$unknown", {}, range_s=60)
+
+
+def test_iter_queries_yields_every_target():
+    queries = [q for d in committed().values() for q in iter_queries(d)]
+    targets = sum(len(p["targets"]) for d in committed().values() for p in iter_panels(d))
+    assert len(queries) == targets
+    budget = [q for q in queries if q.panel_title == "Budget forecast (this month)"]
+    assert [(q.ref_id, q.instant, q.covers, q.time_from) for q in budget] == [
+        ("A", True, ("V9",), "now/M"), ("B", True, ("V9",), "now/M"), ("C", True, ("V9",), "now/M")]
+
+
+def test_every_query_is_valid_promql_after_substitution(tmp_path):
+    """promtool parses every panel query (variables substituted) as a recording rule expression."""
+    values = {"model": ["gpt-4o-mini", "gemini-2.5-flash"], "provider": ALL, "api_key": ALL, "billing": ["payg"],
+              "granularity": "1d", "budget_usd": "1000", "datasource": "prometheus"}
+    rules = [{"record": f"check:q{i}", "expr": substitute(q.expr, values, range_s=86400, interval_s=60)}
+             for i, q in enumerate(q for d in committed().values() for q in iter_queries(d))]
+    path = tmp_path / "queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}))
+    result = subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
