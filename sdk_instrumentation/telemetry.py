@@ -123,6 +123,7 @@ class Call:
         self.finished_at: float | None = None
         self.ended = False
         self.span = None
+        self.span_ended = False
         self.started_at = time.monotonic()
         with guard("span.start"):
             attrs = {
@@ -182,8 +183,14 @@ class Call:
         if self.ended:
             return
         self.ended = True
-        with guard("call.end"):
-            self._record(error)
+        try:
+            with guard("call.end"):
+                self._record(error)
+        finally:
+            span = self.span
+            if span is not None and not self.span_ended:  # _record failed half-way: the span still ends, once
+                with guard("span.end"):
+                    span.end()
 
     def _record(self, error: BaseException | None) -> None:
         t = self.telemetry
@@ -254,8 +261,12 @@ class Call:
                     ins.throughput.record(tps, attrs)
                     span_attrs[a.THROUGHPUT] = tps
 
-            cost = self._price(usage)
-            if cost is None:
+            cost, priced = None, False
+            with guard("pricing.price"):  # a failing price loses the cost, not the span
+                cost, priced = self._price(usage), True
+            if not priced:
+                pass
+            elif cost is None:
                 ins.unpriced_requests.add(1, attrs)
             else:
                 span_attrs[a.COST_USD] = cost.total
@@ -268,6 +279,7 @@ class Call:
             if self.output_messages is not None:
                 span_attrs[a.OUTPUT_MESSAGES] = _to_json(self.output_messages)
             span.set_attributes(span_attrs)
+            self.span_ended = True
             span.end()
 
     def _price(self, usage: Usage) -> Cost | None:
@@ -282,4 +294,7 @@ def _to_json(value: Any) -> str:
     try:
         return json.dumps(value, default=str, ensure_ascii=False)
     except Exception:  # noqa: BLE001
-        return str(value)
+        try:
+            return str(value)
+        except Exception:  # noqa: BLE001 - a value whose str() and repr() raise: keep the span anyway
+            return f"<unserializable {type(value).__name__}>"
