@@ -164,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics(request: Request) -> Response:
         if not _token_ok(settings.scrape_token, request.headers.get("authorization")):
             return PlainTextResponse("missing or invalid bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        body, content_type = await to_thread.run_sync(render, collectors, request.headers.get("accept"))
+        body, content_type = await to_thread.run_sync(render, collectors, request.headers.get("accept"), settings.created_timestamps)
         return Response(body, media_type=content_type)
 
     @app.get("/healthz")

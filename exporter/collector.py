@@ -10,7 +10,9 @@ plus the exporter's own ``genai_lens_exporter_*`` gauges and counters derived
 from the store. ``render`` picks the text format or OpenMetrics from the
 scraper's ``Accept`` header with ``prometheus_client``'s own encoders.
 ``_created`` samples (when the series was first seen) appear only in
-OpenMetrics; in the text format they would become separate gauges.
+OpenMetrics and only when ``created_timestamps`` is on: Prometheus 2.x stores
+them as separate ``*_created`` series; newer ones can use them as created
+timestamps.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _openmetrics = contextvars.ContextVar("genai_lens_openmetrics", default=False)
 class StoreCollector:
     """A ``prometheus_client`` collector serving a :class:`~exporter.store.Store`."""
 
-    def __init__(self, store: Store, *, created_timestamps: bool = True):
+    def __init__(self, store: Store, *, created_timestamps: bool = False):
         self.store = store
         self.created_timestamps = created_timestamps
 
@@ -108,29 +110,30 @@ class StoreCollector:
         return metric
 
 
-def render(collectors, accept: str | None) -> tuple[bytes, str]:
+def render(collectors, accept: str | None, created_timestamps: bool = False) -> tuple[bytes, str]:
     """``(body, content type)`` for a scrape of ``collectors`` (objects with ``collect()``: a
     :class:`StoreCollector`, a ``CollectorRegistry``), in the format ``accept`` asks for.
 
-    ``_created`` samples of ``prometheus_client``'s own counters and histograms are dropped
-    from the text format, where they would be separate gauges."""
+    ``_created`` samples of ``prometheus_client``'s own counters and histograms are kept only
+    in OpenMetrics and only with ``created_timestamps`` (Prometheus before 3.x stores them
+    as separate series)."""
     encoder, content_type = choose_encoder(accept or "")
     openmetrics = content_type.startswith("application/openmetrics-text")
     token = _openmetrics.set(openmetrics)
     try:
-        return encoder(_Exposition(collectors, openmetrics)), content_type
+        return encoder(_Exposition(collectors, openmetrics and created_timestamps)), content_type
     finally:
         _openmetrics.reset(token)
 
 
 class _Exposition:
-    def __init__(self, collectors, openmetrics: bool):
+    def __init__(self, collectors, keep_created: bool):
         self.collectors = collectors
-        self.openmetrics = openmetrics
+        self.keep_created = keep_created
 
     def collect(self):
         for collector in self.collectors:
-            if self.openmetrics or isinstance(collector, StoreCollector):
+            if self.keep_created or isinstance(collector, StoreCollector):
                 yield from collector.collect()
                 continue
             for metric in collector.collect():

@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     new_series_hold_seconds: float = Field(60.0, ge=0)
     """A new counter or histogram series is served at zero this long (and for at least one
     scrape) before its real value, so ``increase()`` counts its first increments."""
-    created_timestamps: bool = True
-    """Serve ``_created`` samples in OpenMetrics responses (never in the text format)."""
+    created_timestamps: bool = False
+    """Serve ``_created`` samples in OpenMetrics responses (never in the text format). Off by
+    default: Prometheus 2.x stores them as extra ``*_created`` series."""
 
     stream_ttl_seconds: float = Field(3600.0, gt=0)
     """Cumulative streams unseen this long are forgotten (their series stay)."""

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from exporter import Settings, create_app  # noqa: E402
-from sdk_instrumentation.local_server import LocalServer  # noqa: E402
+from exporter import Settings, create_app
+from sdk_instrumentation.local_server import LocalServer
 
 
 class Running:

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 from hypothesis import given, settings, strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from otlp import PROTOBUF, histogram_metric, histogram_point, labels, number_point, request, sum_metric, values
+from tests.exporter.otlp import PROTOBUF, histogram_metric, histogram_point, labels, number_point, request, sum_metric, values
 
 COST = sum_metric("genai_lens.cost", "usd", [number_point(0.25, {"gen_ai.provider.name": "openai", "genai_lens.api_key": "k1"})])
 COST_LABELS = labels(gen_ai_provider_name="openai", genai_lens_api_key="k1", service_name="svc")

@@ -8,7 +8,7 @@ import sys
 import time
 
 import httpx
-from otlp import number_point, request, sum_metric
+from tests.exporter.otlp import number_point, request, sum_metric
 
 from exporter.cli import main
 

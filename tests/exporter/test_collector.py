@@ -4,7 +4,7 @@ import subprocess
 import time
 
 import pytest
-from otlp import CUMULATIVE, gauge_metric, histogram_metric, histogram_point, labels, number_point, request, sum_metric, values
+from tests.exporter.otlp import CUMULATIVE, gauge_metric, histogram_metric, histogram_point, labels, number_point, request, sum_metric, values
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 OPENMETRICS = {"Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"}
@@ -63,7 +63,7 @@ def test_promtool_check_metrics(exporter, tmp_path):
 
 
 def test_openmetrics_when_asked(exporter):
-    server = exporter()
+    server = exporter(created_timestamps=True)
     before = time.time()
     server.post(workload())
     response = server.client.get(server.url + "/metrics", headers=OPENMETRICS)
@@ -80,11 +80,14 @@ def test_openmetrics_when_asked(exporter):
     assert "genai_lens_exporter_requests_created" in plain.text  # prometheus_client's own metrics keep theirs in OpenMetrics
 
 
-def test_openmetrics_without_created_timestamps(exporter):
-    server = exporter(created_timestamps=False)
+def test_openmetrics_without_created_timestamps_by_default(exporter):
+    server = exporter()
     server.post(workload())
-    text = server.client.get(server.url + "/metrics", headers=OPENMETRICS).text
-    assert "genai_lens_cost_usd_created" not in text
+    response = server.client.get(server.url + "/metrics", headers=OPENMETRICS)
+    assert response.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    families = {f.name: f for f in parse_openmetrics(response.text)}
+    assert [s.name for s in families["genai_lens_cost_usd"].samples] == ["genai_lens_cost_usd_total"]
+    assert "_created" not in response.text
 
 
 def test_held_series_render_zero_then_the_value(exporter):

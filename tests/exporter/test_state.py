@@ -3,7 +3,7 @@
 import json
 import logging
 
-from otlp import CUMULATIVE, T0, histogram_metric, histogram_point, labels, number_point, request, sum_metric, values
+from tests.exporter.otlp import CUMULATIVE, T0, histogram_metric, histogram_point, labels, number_point, request, sum_metric, values
 
 KEY = {"genai_lens.api_key": "k1"}
 

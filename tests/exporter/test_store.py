@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from otlp import (
+from tests.exporter.otlp import (
     CUMULATIVE,
     T0,
     gauge_metric,
