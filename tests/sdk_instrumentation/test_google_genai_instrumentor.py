@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 
 import google.genai.models as genai_models
 import google.oauth2.credentials
@@ -486,3 +487,22 @@ def test_instrument_client_measures_only_that_client(otel, fake_provider):
     assert otel.count(a.METRIC_OPERATION_DURATION) == 2
     assert otel.total(a.METRIC_TOKEN_USAGE, gen_ai__token__type="input") == 22
     assert otel.total(a.METRIC_TOKEN_USAGE, gen_ai__token__type="output") == 14
+
+
+def test_raw_api_key_never_exported(otel, google_instrumented, gemini_client, caplog):
+    """Issue point 8: no span attribute, event or metric point carries the raw key, errors included."""
+    caplog.set_level(logging.DEBUG)
+    generate(gemini_client, "sync", model=MODEL, contents="hi",
+             config=config(tools=[types.Tool(google_search=types.GoogleSearch())]))
+    stream_all(gemini_client, "async", model=MODEL, contents="hi")
+    embed(gemini_client, "sync", model="gemini-embedding-001", contents="hi")
+    with pytest.raises(errors.ClientError):
+        generate(gemini_client, "sync", model=MODEL, contents="hi", config=config({"x-fake-fault": "429"}))
+
+    spans = otel.finished_spans()
+    assert len(spans) == 4
+    exported = [span.to_json() for span in spans]
+    exported += [repr(dict(p.attributes)) for name in otel.metric_names() for p in otel.points(name)]
+    exported += [record.getMessage() for record in caplog.records]
+    assert any(KEY_LABEL in text for text in exported)
+    assert not [text for text in exported if GEMINI_KEY in text or GEMINI_KEY[4:] in text]
