@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import operator
 import sys
 import threading
 import time
@@ -149,14 +150,13 @@ def _any_value(value) -> str:
 
 def _raw_attributes(attributes) -> tuple:
     """``((key, value as text), ...)`` in the order sent."""
-    out = []
-    for kv in attributes:
-        value = kv.value
-        text = value.string_value
-        if not text:
-            text = _any_value(value)
-        out.append((kv.key, text))
-    return tuple(out)
+    raw = tuple([(kv.key, kv.value.string_value) for kv in attributes])
+    if all(map(_second, raw)):  # the common case: every value a non-empty string
+        return raw
+    return tuple([(kv.key, kv.value.string_value or _any_value(kv.value)) for kv in attributes])
+
+
+_second = operator.itemgetter(1)
 
 
 def _finite(value: float) -> bool:
@@ -195,6 +195,7 @@ class Store:
         self.points_rejected: dict[str, int] = {}
         self._labels: dict[str, str | None] = {}
         self._interned: dict = {}
+        self._keys: dict = {}
         self._next_sweep = clock() + min(stream_ttl, 60.0)
 
     # -- labels ---------------------------------------------------------
@@ -211,16 +212,26 @@ class Store:
             self._labels[key] = label
         return label
 
-    def _resource_labels(self, attributes) -> dict:
+    def _resource_labels(self, attributes) -> tuple:
         wanted = {}
         for key, text in _raw_attributes(attributes):
             if key in self.resource_labels and text:
                 label = self._label_for(key)
                 if label:
                     wanted[label] = text
-        return wanted
+        return tuple(sorted(wanted.items()))
 
-    def _key(self, raw: tuple, resource: dict) -> tuple:
+    def _key(self, raw: tuple, resource: tuple) -> tuple:
+        """The series key (sorted label pairs) for raw point attributes and resource labels (cached)."""
+        cache_key = (raw, resource)
+        key = self._keys.get(cache_key)
+        if key is None:
+            if len(self._keys) >= 100_000:
+                self._keys.clear()
+            key = self._keys[cache_key] = self._make_key(raw, resource)
+        return key
+
+    def _make_key(self, raw: tuple, resource: tuple) -> tuple:
         labels = {}
         label_for = self._label_for
         for key, text in raw:
