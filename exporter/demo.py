@@ -167,11 +167,10 @@ def run_workload(steps: list[Step], clients, progress=None) -> tuple[int, int]:
         failed += not success
         if progress:
             alias = DEMO_KEYS[step.key][2] or "(redacted key)"
-            mode = " stream" if step.stream else ""
-            extra = " +web search" if step.web_search else ""
+            flags = " ".join(f for f in ("stream" if step.stream else "", "web-search" if step.web_search else "") if f)
             status = "ok" if success else f"error {step.fault}"
-            progress(f"[{n:>3}/{len(steps)}] {step.api:<10} {step.model:<24}{mode}{extra} {alias:<15} "
-                     f"{status} ({(time.monotonic() - started) * 1000:.0f} ms)")
+            progress(f"[{n:>3}/{len(steps)}] {step.api:<10} {step.model:<23} {flags:<17} {alias:<15} "
+                     f"{status:<9} {(time.monotonic() - started) * 1000:>5.0f} ms")
     return ok, failed
 
 
