@@ -226,7 +226,7 @@ class Store:
         cache_key = (raw, resource)
         key = self._keys.get(cache_key)
         if key is None:
-            if len(self._keys) >= 100_000:
+            if len(self._keys) >= 16_384:  # a bounded cache of the hot label sets
                 self._keys.clear()
             key = self._keys[cache_key] = self._make_key(raw, resource)
         return key
