@@ -9,6 +9,7 @@ unless the user maps it, e.g. ``{"llm-gateway.internal": "openai"}`` or
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -54,10 +55,21 @@ def parse_provider_map(text: str | None) -> dict[str, str]:
 
 def provider_from_url(url: object, overrides: Mapping[str, str] | None = None, default: str = DEFAULT_PROVIDER) -> str:
     """The provider name for a base URL (``str`` or an httpx URL)."""
-    parts = urlsplit(str(url))
+    if overrides is None:
+        return _provider_from_env(str(url), os.environ.get("GENAI_LENS_PROVIDERS"), default)
+    return _lookup(str(url), overrides, default)
+
+
+@functools.lru_cache(maxsize=256)
+def _provider_from_env(url: str, env: str | None, default: str) -> str:
+    """Cached per (URL, mapping): instrumentors ask on every call."""
+    return _lookup(url, parse_provider_map(env), default)
+
+
+def _lookup(url: str, mapping: Mapping[str, str], default: str) -> str:
+    parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     netloc = f"{host}:{parts.port}" if parts.port else host
-    mapping = overrides if overrides is not None else parse_provider_map(os.environ.get("GENAI_LENS_PROVIDERS"))
     for key in (netloc, host):
         if key in mapping:
             return mapping[key]
@@ -68,6 +80,12 @@ def provider_from_url(url: object, overrides: Mapping[str, str] | None = None, d
 
 
 def server_address(url: object) -> tuple[str | None, int | None]:
-    parts = urlsplit(str(url))
+    """``(host, port)`` of a base URL, the port defaulted from the scheme."""
+    return _server_address(str(url))
+
+
+@functools.lru_cache(maxsize=256)
+def _server_address(url: str) -> tuple[str | None, int | None]:
+    parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
     return parts.hostname, port
