@@ -9,6 +9,7 @@ from __future__ import annotations
 from opentelemetry import metrics
 
 from . import attributes as a
+from .counters import SummedCounter
 from .version import __version__
 
 __all__ = ["Instruments"]
@@ -33,9 +34,11 @@ class Instruments:
         self.throughput = meter.create_histogram(
             a.METRIC_THROUGHPUT, unit="tokens/s", description="Output tokens per second of generation time, per call.",
             explicit_bucket_boundaries_advisory=list(a.THROUGHPUT_BUCKETS))
-        self.cost = meter.create_counter(
-            a.METRIC_COST, unit="usd", description="Cost of GenAI calls in US dollars, by cost type.")
-        self.web_search_calls = meter.create_counter(
-            a.METRIC_WEB_SEARCH_CALLS, unit="{call}", description="Web search tool invocations.")
-        self.unpriced_requests = meter.create_counter(
-            a.METRIC_UNPRICED_REQUESTS, unit="{request}", description="Calls whose model has no known price.")
+        # Counters are summed in-process and reported at collection (see counters.py): same data, a
+        # fraction of the per-call cost of the SDK's synchronous counters.
+        self.cost = SummedCounter(
+            meter, a.METRIC_COST, unit="usd", description="Cost of GenAI calls in US dollars, by cost type.")
+        self.web_search_calls = SummedCounter(
+            meter, a.METRIC_WEB_SEARCH_CALLS, unit="{call}", description="Web search tool invocations.")
+        self.unpriced_requests = SummedCounter(
+            meter, a.METRIC_UNPRICED_REQUESTS, unit="{request}", description="Calls whose model has no known price.")

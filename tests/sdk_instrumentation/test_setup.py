@@ -127,11 +127,13 @@ def test_configure_exports_delta_metrics_over_otlp_http(receiver, openai_client,
         assert {t for _, t in costs.values()} == {DELTA}
         assert [t for *_, t in receiver.points(a.METRIC_OPERATION_DURATION)] == [DELTA]
 
-        # Delta: a flush with no new calls sends no new token points.
+        # Delta: a flush with no new calls sends no new token points, and cost deltas of zero
+        # (cost sums are reported through an observable counter: every known series, delta 0 when idle).
         sent = len(receiver.requests)
         configured.force_flush()
         assert receiver.points(a.METRIC_TOKEN_USAGE, start=sent) == []
-        assert receiver.points(a.METRIC_COST, start=sent) == []
+        idle_costs = receiver.points(a.METRIC_COST, start=sent)
+        assert len(idle_costs) == 3 and [point.as_double for _, _, point, _ in idle_costs] == [0.0, 0.0, 0.0]
 
         openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES,
                                               extra_headers={"x-fake-input-tokens": "7", "x-fake-output-tokens": "3"})
