@@ -3,8 +3,6 @@ to the real exporter, whose /metrics must show exactly the workload's tokens, re
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import httpx
 import pytest
 
@@ -12,46 +10,10 @@ import sdk_instrumentation as lens
 from exporter.app import create_app
 from exporter.demo import DEMO_KEYS, build_workload, make_clients, read_summary, run_workload
 from exporter.settings import Settings
-from sdk_instrumentation.api_keys import fingerprint, redact
+from sdk_instrumentation.api_keys import fingerprint
 from sdk_instrumentation.fake_provider import FakeProvider
 from sdk_instrumentation.local_server import LocalServer
-
-# Published list prices, USD per 1M tokens (input, output), below any long-context tier.
-PRICES = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gemini-2.5-pro": (1.25, 10.00),
-    "gemini-2.5-flash": (0.30, 2.50),
-    "text-embedding-3-small": (0.02, 0.0),
-}
-# Web search: OpenAI's web_search tool $10 per 1,000 calls; Gemini 2.x grounding with Google Search $35 per 1,000 grounded prompts.
-WEB_SEARCH_PER_CALL = {"openai": 0.010, "gcp.gemini": 0.035}
-
-
-def key_label(step) -> str:
-    openai_key, gemini_key, alias = DEMO_KEYS[step.key]
-    return alias or redact(gemini_key if step.api == "generate" else openai_key)
-
-
-def expected(steps):
-    by_model = defaultdict(lambda: defaultdict(float))
-    by_key = defaultdict(lambda: defaultdict(float))
-    for step in steps:
-        for table, name in ((by_model, step.model), (by_key, key_label(step))):
-            row = table[name]
-            if step.fault:
-                row["errors"] += 1
-                continue
-            row["requests"] += 1
-            row["input_tokens"] += step.input_tokens
-            row["output_tokens"] += step.output_tokens if step.api != "embeddings" else 0
-            rate_in, rate_out = PRICES[step.model]
-            row["cost"] += step.input_tokens * rate_in / 1e6 + step.output_tokens * rate_out / 1e6
-            if step.web_search:
-                # Gemini 2.x bills grounding per grounded prompt, whatever the number of queries.
-                calls = 1 if step.model.startswith("gemini-2") else step.web_search_calls
-                row["cost"] += calls * WEB_SEARCH_PER_CALL[step.provider]
-    return by_model, by_key
+from tests.workload_expectations import expected, key_label
 
 
 @pytest.fixture
