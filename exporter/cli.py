@@ -4,6 +4,7 @@
 
     genai-lens serve [--host 127.0.0.1] [--port 4318] [--config FILE] [--state-file FILE]
     genai-lens demo ...           # see exporter/demo.py
+    genai-lens fingerprint        # reads API keys on stdin, prints fingerprint and redaction
 
 ``serve`` runs the exporter under uvicorn, in one process: its state is in
 memory, so ``--workers`` above 1 is refused (scale by running replicas).
@@ -58,21 +59,39 @@ def serve(args) -> int:
     return 0
 
 
+def fingerprint(args) -> int:
+    """Print ``<fingerprint>  <redaction>`` for each key read from stdin (never from argv: shell history)."""
+    from sdk_instrumentation.api_keys import fingerprint as key_fingerprint, redact
+
+    keys = [line.strip() for line in sys.stdin if line.strip()]
+    if not keys:
+        print("genai-lens fingerprint: no key on standard input (e.g. `printenv OPENAI_API_KEY | genai-lens fingerprint`)",
+              file=sys.stderr)
+        return 2
+    for key in keys:
+        print(f"{key_fingerprint(key)}  {redact(key)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from . import demo
+
     parser = argparse.ArgumentParser(prog="genai-lens", description="LLM cost and usage observability")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve(subparsers)
-    demo_run = None
-    try:
-        from .demo import add_arguments, run as demo_run  # written separately; optional here
-    except ImportError:
-        add_arguments = None
-    if add_arguments is not None:
-        add_arguments(subparsers.add_parser("demo", help="run the whole pipeline locally with a mixed workload"))
+    demo.add_arguments(subparsers.add_parser(
+        "demo", help="run the whole pipeline locally with a mixed workload", description=demo.__doc__.split("\n\n")[0]))
+    subparsers.add_parser(
+        "fingerprint", help="print the fingerprint of API keys read from stdin, for an alias file",
+        description="Reads one API key per line on standard input and prints its fingerprint (the first 12 hex "
+                    "digits of SHA-256) and its redaction. Put `<fingerprint>: <alias>` under `api_key_aliases:` "
+                    "in the file named by GENAI_LENS_API_KEY_ALIASES; the file then holds no secret.")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    return demo_run(args)
+    if args.command == "fingerprint":
+        return fingerprint(args)
+    return demo.run(args)
 
 
 if __name__ == "__main__":

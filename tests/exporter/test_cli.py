@@ -58,3 +58,22 @@ def test_serve_process_saves_state_on_sigterm(tmp_path):
     assert (family["name"], family["series"][0][0], family["series"][0][1]) == (
         "genai_lens_cost_usd", [["genai_lens_api_key", "k"], ["service_name", "svc"]], 0.75,
     )
+
+
+def test_fingerprint_reads_keys_from_stdin():
+    from sdk_instrumentation.api_keys import fingerprint
+
+    key = "sk-live-0123456789abcdefWXYZ"
+    result = subprocess.run([sys.executable, "-m", "exporter.cli", "fingerprint"], input=key + "\n",
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout == f"{fingerprint(key)}  sk-…WXYZ\n"
+    empty = subprocess.run([sys.executable, "-m", "exporter.cli", "fingerprint"], input="",
+                           capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "no key on standard input" in empty.stderr
+
+
+def test_help_explains_every_command():
+    result = subprocess.run([sys.executable, "-m", "exporter.cli", "--help"], capture_output=True, text=True, timeout=60)
+    for command in ("serve", "demo", "fingerprint"):
+        assert command in result.stdout
