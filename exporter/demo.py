@@ -19,7 +19,6 @@ the end-to-end tests can check it exactly.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import signal

@@ -17,19 +17,19 @@ per search query the response reports from Gemini 3 on.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Collection
 
 import wrapt
-from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 
 from . import attributes as a
 from .client_options import get_options
 from .providers import server_address
-from .safety import guard, log_once
 from .streams import AsyncTracedStream, TracedStream
 from .telemetry import Call, Telemetry
+from .wrappers import make_wrapper, telemetry_from
 from .usage import Usage
 
 __all__ = ["GoogleGenAIInstrumentor"]
@@ -56,15 +56,12 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
         return ("google-genai >= 1.20",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = kwargs.get("telemetry") or Telemetry(
-            tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"),
-            pricing=kwargs.get("pricing"), labeler=kwargs.get("labeler"),
-            capture_content=kwargs.get("capture_content"), attributes=kwargs.get("attributes"))
-        type(self).telemetry = telemetry
+        type(self).telemetry = telemetry_from(kwargs)
         type(self).all_clients = kwargs.get("all_clients", True)
         for cls, method, operation, stream in _PATCHES:
-            make = _async_wrapper if cls.startswith("Async") else _sync_wrapper
-            wrapt.wrap_function_wrapper(_MODULE, f"{cls}.{method}", make(self, operation, stream))
+            start = functools.partial(_start, self, operation, stream)
+            wrapper = make_wrapper(start, _handle_result, is_async=cls.startswith("Async"), where=f"google_genai.{method}")
+            wrapt.wrap_function_wrapper(_MODULE, f"{cls}.{method}", wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import google.genai.models as models
@@ -101,7 +98,8 @@ def _web_search_requested(config) -> bool:
     return False
 
 
-def _start(instrumentor: GoogleGenAIInstrumentor, operation: str, stream: bool, instance, kwargs: dict) -> Call | None:
+def _start(instrumentor: GoogleGenAIInstrumentor, operation: str, stream: bool, instance, kwargs: dict):
+    """Open the call: ``(call, kwargs, operation)``, or None to pass through."""
     telemetry = instrumentor.telemetry
     if telemetry is None:
         return None
@@ -119,13 +117,14 @@ def _start(instrumentor: GoogleGenAIInstrumentor, operation: str, stream: bool, 
         value = _config_value(config, key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             request_attributes[name] = value
-    return telemetry.start_call(
+    call = telemetry.start_call(
         operation=operation, provider=provider, request_model=_model_name(kwargs.get("model")),
         api_key=getattr(api_client, "api_key", None), key_label=options.api_key_alias if options else None,
         stream=stream, server_address=host, server_port=port, web_search=_web_search_requested(config),
         request_attributes=request_attributes, extra_attributes=options.attributes if options else None,
         input_messages=kwargs.get("contents") if operation != "embeddings" else None,
     )
+    return call, kwargs, operation
 
 
 def gemini_usage(metadata, web_search_calls: int = 0) -> Usage | None:
@@ -225,51 +224,11 @@ class _StreamHandler:
         call.end(error)
 
 
-def _sync_wrapper(instrumentor, operation: str, stream: bool):
-    def wrapper(wrapped, instance, args, kwargs):
-        call = None
-        with guard("google_genai.start"):
-            call = _start(instrumentor, operation, stream, instance, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                result = wrapped(*args, **kwargs)
-        except Exception as exc:
-            call.end(exc)
-            raise
-        return _handle_result(result, call, operation, is_async=False)
-
-    return wrapper
-
-
-def _async_wrapper(instrumentor, operation: str, stream: bool):
-    async def wrapper(wrapped, instance, args, kwargs):
-        call = None
-        with guard("google_genai.start"):
-            call = _start(instrumentor, operation, stream, instance, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                result = await wrapped(*args, **kwargs)
-        except Exception as exc:
-            call.end(exc)
-            raise
-        return _handle_result(result, call, operation, is_async=True)
-
-    return wrapper
-
-
 def _handle_result(result, call: Call, operation: str, is_async: bool):
-    try:
-        if call.stream:
-            handler = _StreamHandler(call)
-            return AsyncTracedStream(result, handler) if is_async else TracedStream(result, handler)
-        call.done()
-        _read_response(call, operation, result)
-        call.end()
-    except Exception as exc:  # noqa: BLE001
-        log_once("google_genai.result", exc)
-        call.end()
+    if call.stream:
+        handler = _StreamHandler(call)
+        return AsyncTracedStream(result, handler) if is_async else TracedStream(result, handler)
+    call.done()
+    _read_response(call, operation, result)
+    call.end()
     return result

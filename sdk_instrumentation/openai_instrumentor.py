@@ -17,19 +17,20 @@ usage-only chunk from the caller.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Collection
 
 import wrapt
-from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 
 from . import attributes as a
 from .client_options import get_options
 from .providers import provider_from_url, server_address
-from .safety import guard, log_once
+from .safety import guard
 from .streams import AsyncTracedStream, TracedStream
 from .telemetry import Call, Telemetry
+from .wrappers import make_wrapper, telemetry_from
 from .usage import Usage
 
 __all__ = ["OpenAIInstrumentor"]
@@ -62,14 +63,11 @@ class OpenAIInstrumentor(BaseInstrumentor):
         return ("openai >= 1.60",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = kwargs.get("telemetry") or Telemetry(
-            tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"),
-            pricing=kwargs.get("pricing"), labeler=kwargs.get("labeler"),
-            capture_content=kwargs.get("capture_content"), attributes=kwargs.get("attributes"))
-        type(self).telemetry = telemetry
+        type(self).telemetry = telemetry_from(kwargs)
         type(self).all_clients = kwargs.get("all_clients", True)
         for module, cls, kind, is_async in _PATCHES:
-            wrapper = _async_wrapper(self, kind) if is_async else _sync_wrapper(self, kind)
+            start = functools.partial(_start, self, kind)
+            wrapper = make_wrapper(start, _handle_result, is_async=is_async, where=f"openai.{kind}")
             wrapt.wrap_function_wrapper(module, f"{cls}.create", wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -82,15 +80,15 @@ class OpenAIInstrumentor(BaseInstrumentor):
 
 # -- starting a call --------------------------------------------------------------
 
-def _start(instrumentor: OpenAIInstrumentor, kind: str, instance, kwargs: dict) -> tuple[Call | None, dict, bool]:
-    """Open the call; returns (call, kwargs to send, whether a usage chunk was injected)."""
+def _start(instrumentor: OpenAIInstrumentor, kind: str, instance, kwargs: dict):
+    """Open the call: ``(call, kwargs to send, (kind, whether a usage chunk was injected))``, or None."""
     telemetry = instrumentor.telemetry
     if telemetry is None:
-        return None, kwargs, False
+        return None
     client = getattr(instance, "_client", None)
     options = get_options(client)
     if options is None and not instrumentor.all_clients:
-        return None, kwargs, False
+        return None
     stream = kwargs.get("stream") is True
     injected = False
     if stream and kind == "chat":
@@ -112,7 +110,7 @@ def _start(instrumentor: OpenAIInstrumentor, kind: str, instance, kwargs: dict) 
         request_attributes=_request_attributes(kwargs), extra_attributes=options.attributes if options else None,
         input_messages=kwargs.get("messages") if kind == "chat" else kwargs.get("input") if kind == "responses" else None,
     )
-    return call, kwargs, injected
+    return call, kwargs, (kind, injected)
 
 
 def _web_search_requested(kind: str, model: str | None, kwargs: dict) -> bool:
@@ -139,61 +137,18 @@ def _request_attributes(kwargs: dict) -> dict:
     return attrs
 
 
-# -- wrappers ----------------------------------------------------------------------
+# -- results ----------------------------------------------------------------------
 
-def _sync_wrapper(instrumentor: OpenAIInstrumentor, kind: str):
-    def wrapper(wrapped, instance, args, kwargs):
-        call = None
-        send = kwargs
-        injected = False
-        with guard("openai.start"):
-            call, send, injected = _start(instrumentor, kind, instance, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                result = wrapped(*args, **send)
-        except Exception as exc:
-            call.end(exc)
-            raise
-        return _handle_result(result, call, kind, injected, is_async=False)
-
-    return wrapper
-
-
-def _async_wrapper(instrumentor: OpenAIInstrumentor, kind: str):
-    async def wrapper(wrapped, instance, args, kwargs):
-        call = None
-        send = kwargs
-        injected = False
-        with guard("openai.start"):
-            call, send, injected = _start(instrumentor, kind, instance, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                result = await wrapped(*args, **send)
-        except Exception as exc:
-            call.end(exc)
-            raise
-        return _handle_result(result, call, kind, injected, is_async=True)
-
-    return wrapper
-
-
-def _handle_result(result, call: Call, kind: str, injected: bool, is_async: bool):
-    try:
-        if hasattr(result, "http_response") and hasattr(result, "parse"):
-            return (AsyncRawResponse if _has_async_parse(result) else RawResponse)(result, call, kind, injected)
-        if call.stream:
-            handler = _StreamHandler(call, kind, injected)
-            return AsyncTracedStream(result, handler) if is_async else TracedStream(result, handler)
-        call.done()
-        _read_response(call, kind, result)
-        call.end()
-    except Exception as exc:  # noqa: BLE001
-        log_once("openai.result", exc)
-        call.end()
+def _handle_result(result, call: Call, context: tuple[str, bool], is_async: bool):
+    kind, injected = context
+    if hasattr(result, "http_response") and hasattr(result, "parse"):
+        return (AsyncRawResponse if _has_async_parse(result) else RawResponse)(result, call, kind, injected)
+    if call.stream:
+        handler = _StreamHandler(call, kind, injected)
+        return AsyncTracedStream(result, handler) if is_async else TracedStream(result, handler)
+    call.done()
+    _read_response(call, kind, result)
+    call.end()
     return result
 
 
