@@ -360,3 +360,47 @@ def test_raw_key_never_leaves(openai_instrumented, openai_client, otel, caplog):
     for text in exported:
         assert OPENAI_KEY not in text
         assert OPENAI_KEY[3:-4] not in text
+
+
+def test_search_model_chat_counts_one_web_search_call(openai_instrumented, openai_client, otel):
+    openai_client.chat.completions.create(model="gpt-4o-search-preview", messages=MSG)
+    span = only_span(otel)
+    assert span.attributes["genai_lens.web_search"] is True
+    assert span.attributes["genai_lens.web_search.calls"] == 1
+    assert otel.total("genai_lens.web_search.calls", genai_lens__web_search="true") == 1
+
+
+def test_pricing_file_prices_a_fine_tune_and_marks_subscription_keys(fake_provider, tmp_path):
+    from sdk_instrumentation import instrument_client
+    from sdk_instrumentation.pricing import Pricing
+
+    from .conftest import Otel
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "models:\n"
+        "  - provider: openai\n"
+        "    match: 'ft:gpt-4o-mini:acme:*'\n"
+        "    input_mtok: 0.30\n"
+        "    output_mtok: 1.20\n"
+        "api_keys:\n"
+        "  - key: team-committed\n"
+        "    billing: subscription\n")
+    otel = Otel(pricing=Pricing(pricing_file=prices))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(telemetry=otel.telemetry, all_clients=False)
+    try:
+        paid = instrument_client(openai.OpenAI(base_url=fake_provider.url + "/v1", api_key=OPENAI_KEY, max_retries=0),
+                                 api_key_alias="team-committed")
+        payg = instrument_client(openai.OpenAI(base_url=fake_provider.url + "/v1", api_key=OPENAI_KEY, max_retries=0))
+        headers = {"x-fake-input-tokens": "10000", "x-fake-output-tokens": "5000"}
+        for client in (paid, payg):
+            client.chat.completions.create(model="ft:gpt-4o-mini:acme::abc123", messages=MSG, extra_headers=headers)
+    finally:
+        instrumentor.uninstrument()
+    for billing, key in (("subscription", "team-committed"), ("payg", REDACTED)):
+        match = {"genai_lens__billing": billing, "genai_lens__api_key": key}
+        assert otel.total("genai_lens.cost", genai_lens__cost__type="input", **match) == pytest.approx(0.003, abs=1e-9)
+        assert otel.total("genai_lens.cost", genai_lens__cost__type="output", **match) == pytest.approx(0.006, abs=1e-9)
+        assert otel.count("gen_ai.client.operation.duration", **match) == 1
+    otel.shutdown()
