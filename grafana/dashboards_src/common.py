@@ -6,8 +6,11 @@ and a "No data in range" empty state.
 
 PromQL conventions (see docs/dashboards.md):
 - cards and tables: ``increase(<counter>[$__range])`` as an instant query, summed;
-- bars over time: ``increase(<counter>[$granularity])`` with the query's min step
-  (``interval``) set to ``$granularity``, so each bar is one Hour / Day / Week / Month bucket.
+- bars over time: ``increase(<counter>[$granularity] offset -$granularity)`` with the query's min
+  step (``interval``) set to ``$granularity``, so each bar is one Hour / Day / Week / Month bucket,
+  the bar at t holding the bucket that starts at t. The window looks forward because Grafana 11
+  rounds both ends of a range query down to a multiple of the step: a window ending at t would
+  never show the current (open) bucket, and would label each bucket with its end.
 """
 
 from grafana_foundation_sdk.builders import bargauge, common as cb, dashboard as db, piechart, prometheus, stat, table, timeseries
@@ -52,8 +55,10 @@ def sel(metric: str, extra: str = "") -> str:
 
 
 def inc(metric: str, extra: str = "", window: str = "$__range") -> str:
-    """``increase(metric{<filters>}[window])``."""
-    return f"increase({sel(metric, extra)}[{window}])"
+    """``increase(metric{<filters>}[window])``; a ``$granularity`` window looks forward
+    (``offset -$granularity``) so the bar at t is the bucket [t, t + granularity]."""
+    shift = f" offset -{window}" if window == "$granularity" else ""
+    return f"increase({sel(metric, extra)}[{window}]{shift})"
 
 
 def total(metric: str, extra: str = "", by: str = "", window: str = "$__range") -> str:
