@@ -13,7 +13,7 @@ and delta temporality for metrics (what the genai-lens exporter wants: any
 replica can take any batch). ``endpoint`` is where metrics go (the exporter);
 spans go to ``traces_endpoint``, or wherever the standard
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` say,
-and nowhere if none is set. Without ``endpoint`` the metrics exporter reads the
+and nowhere if none is set or ``OTEL_TRACES_EXPORTER=none``. Without ``endpoint`` the metrics exporter reads the
 standard ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``.
 A bad pricing file raises ``PricingFileError`` here, naming file and line.
 """
@@ -106,7 +106,9 @@ def configure(*, endpoint: str | None = None, traces_endpoint: str | None = None
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
 
     tracer_provider = TracerProvider(resource=resource)
-    if traces_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    traces_off = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none"
+    if not traces_off and (traces_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                           or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
         span_exporter = OTLPSpanExporter(endpoint=traces_endpoint, headers=dict(headers) if headers else None,
                                          timeout=export_timeout_seconds)
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
