@@ -127,6 +127,7 @@ class Export:
     """One call of the OTLP metric exporter: what it carried and whether it reported success."""
 
     ok: bool
+    seconds: float = 0.0
     tokens: float = 0.0
     calls: float = 0.0
     cost: float = 0.0
@@ -160,14 +161,16 @@ class Ledger:
     @classmethod
     def install(cls, configured) -> "Ledger":
         ledger = cls()
-        reader = configured.meter_provider._sdk_config.metric_readers[0]
+        reader = configured.meter_provider._metric_readers[0]   # the PeriodicExportingMetricReader configure() made
         exporter = reader._exporter
         original = exporter.export
 
         def export(metrics_data, timeout_millis: float = 10_000, **kwargs):
+            started = time.monotonic()
             result = original(metrics_data, timeout_millis=timeout_millis, **kwargs)
             record = _carried(metrics_data)
             record.ok = result == MetricExportResult.SUCCESS
+            record.seconds = time.monotonic() - started
             with ledger.lock:
                 ledger.exports.append(record)
             return result
@@ -179,7 +182,8 @@ class Ledger:
         with self.lock:
             rows = [e for e in self.exports if ok is None or e.ok == ok]
         return {"tokens": sum(e.tokens for e in rows), "calls": sum(e.calls for e in rows),
-                "cost": sum(e.cost for e in rows), "exports": len(rows)}
+                "cost": sum(e.cost for e in rows), "exports": len(rows),
+                "longest_seconds": max((e.seconds for e in rows), default=0.0)}
 
     def delivered(self) -> dict:
         return self._sum(True)
