@@ -158,6 +158,11 @@ def _raw_attributes(attributes) -> tuple:
 
 _second = operator.itemgetter(1)
 
+# Bounds of the label caches (``Store._labels``, ``Store._keys``).
+_CACHE_ENTRIES = 16_384
+_CACHE_CHARS = 4 * 1024 * 1024
+_CACHED_KEY_CHARS = 256
+
 
 def _finite(value: float) -> bool:
     return value - value == 0.0  # False for NaN and infinities, fast
@@ -196,6 +201,7 @@ class Store:
         self._labels: dict[str, str | None] = {}
         self._interned: dict = {}
         self._keys: dict = {}
+        self._keys_chars = 0
         self._next_sweep = clock() + min(stream_ttl, 60.0)
 
     # -- labels ---------------------------------------------------------
@@ -204,12 +210,15 @@ class Store:
         """The label name an attribute key becomes, or None if it is dropped (cached)."""
         label = self._labels.get(key, False)
         if label is False:
-            label = label_name(key)
+            label = label_name(key) if len(key) <= _CACHED_KEY_CHARS else label_name.__wrapped__(key)  # huge keys: uncached
             if key in self.label_deny or label in self.label_deny:
                 label = None
             elif self.label_allow and key not in self.label_allow and label not in self.label_allow:
                 label = None
-            self._labels[key] = label
+            if len(key) <= _CACHED_KEY_CHARS:  # bounded: a flood of new or huge keys cannot grow it
+                if len(self._labels) >= _CACHE_ENTRIES:
+                    self._labels.clear()
+                self._labels[key] = label
         return label
 
     def _resource_labels(self, attributes) -> tuple:
@@ -226,9 +235,16 @@ class Store:
         cache_key = (raw, resource)
         key = self._keys.get(cache_key)
         if key is None:
-            if len(self._keys) >= 16_384:  # a bounded cache of the hot label sets
-                self._keys.clear()
-            key = self._keys[cache_key] = self._make_key(raw, resource)
+            key = self._make_key(raw, resource)
+            # A cache of the hot label sets, bounded in entries and in label text (floods of new or
+            # huge label values must not grow it past a few MB).
+            size = sum([len(k) + len(v) for k, v in raw]) + sum([len(v) for _, v in resource])
+            if size <= _CACHE_CHARS // 64:
+                if len(self._keys) >= _CACHE_ENTRIES or self._keys_chars + size > _CACHE_CHARS:
+                    self._keys.clear()
+                    self._keys_chars = 0
+                self._keys[cache_key] = key
+                self._keys_chars += size
         return key
 
     def _make_key(self, raw: tuple, resource: tuple) -> tuple:
