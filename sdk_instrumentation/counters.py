@@ -26,7 +26,8 @@ __all__ = ["SummedCounter"]
 
 
 class SummedCounter:
-    def __init__(self, meter, name: str, unit: str = "", description: str = ""):
+    def __init__(self, meter, name: str, unit: str = "", description: str = "", before_observe=None):
+        self._before_observe = before_observe
         self._totals: dict[tuple, list] = {}
         self._lock = threading.Lock()
         self.instrument = meter.create_observable_counter(name, callbacks=[self._observe], unit=unit,
@@ -47,5 +48,7 @@ class SummedCounter:
                 entry[0] += amount
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        if self._before_observe is not None:
+            self._before_observe()
         with self._lock:
             return [Observation(total, attributes) for total, attributes in self._totals.values()]

@@ -66,7 +66,7 @@ class Telemetry:
                  capture_content: bool | None = None, attributes: Mapping[str, Any] | None = None):
         self.tracer = trace.get_tracer("sdk_instrumentation", __version__, tracer_provider,
                                        schema_url="https://opentelemetry.io/schemas/1.37.0")
-        self.instruments = Instruments(meter_provider)
+        self.instruments = Instruments.shared(meter_provider)
         if pricing is None:
             from .pricing import Pricing
             pricing = Pricing()
@@ -231,9 +231,7 @@ class Call:
             ttfc = self.first_chunk_at - self.started_at
             ins.time_to_first_chunk.record(ttfc, attrs)
             span_attrs[a.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-            record_gap = ins.time_per_output_chunk.record
-            for gap in self.chunk_gaps:
-                record_gap(gap, attrs)
+            ins.time_per_output_chunk.record_each(self.chunk_gaps, attrs)
 
         usage = self.usage
         if usage is not None:
