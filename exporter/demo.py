@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,8 +299,6 @@ def run(args: argparse.Namespace) -> int:
         print("--calls must be at least 1", file=sys.stderr)
         return 2
 
-    import httpx
-
     import sdk_instrumentation as lens
     from exporter.app import create_app
     from exporter.settings import Settings
@@ -343,7 +342,8 @@ def run(args: argparse.Namespace) -> int:
             if hold:
                 _print(f"waiting {hold:.0f} s: new series are served at 0 first so Prometheus counts their first calls ...")
                 time.sleep(hold + 1)
-            text = httpx.get(exporter.url + "/metrics", timeout=10).text
+            with urllib.request.urlopen(exporter.url + "/metrics", timeout=10) as response:
+                text = response.read().decode("utf-8")
             _print("\nwhat the exporter serves now (read back from /metrics):\n")
             _print(format_summary(read_summary(text)))
             _print(f"scrape  {exporter.url}/metrics")
