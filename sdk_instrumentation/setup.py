@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from .api_keys import ApiKeyLabeler, load_aliases
 from .client_options import ClientOptions, set_options
 from .telemetry import Telemetry
+from .wrappers import telemetry_from
 
 __all__ = ["configure", "instrument", "uninstrument", "instrument_client", "Configured", "DELTA_TEMPORALITY", "default_labeler"]
 
@@ -149,10 +150,7 @@ def instrument(**kwargs: Any) -> list:
     is shared between them so pricing and key labels are resolved once.
     """
     if "telemetry" not in kwargs:
-        kwargs["telemetry"] = Telemetry(
-            tracer_provider=kwargs.pop("tracer_provider", None), meter_provider=kwargs.pop("meter_provider", None),
-            pricing=kwargs.pop("pricing", None), labeler=kwargs.pop("labeler", None) or default_labeler(),
-            capture_content=kwargs.pop("capture_content", None), attributes=kwargs.pop("attributes", None))
+        kwargs["telemetry"] = telemetry_from(kwargs)
     instrumentors = _instrumentors()
     for instrumentor in instrumentors:
         if instrumentor.is_instrumented_by_opentelemetry:
