@@ -8,13 +8,18 @@ One process, one real ``openai.OpenAI`` client whose HTTP client has an in-proce
 transport (``httpx2.MockTransport``) answering canned bytes: a chat completion and a
 chat completion stream of ``--chunks`` content chunks. The bytes are recorded once, at
 start, from the project's fake provider (``sdk_instrumentation.fake_provider``) through
-``httpx2.ASGITransport``: no sockets, no network. Three variants run in interleaved
+``httpx2.ASGITransport``: no sockets, no network. Four variants run in interleaved
 rounds (the order rotates each round):
 
 - ``baseline``: no instrumentation;
 - ``genai-lens``: ``sdk_instrumentation.OpenAIInstrumentor`` (spans, all metrics, pricing);
 - ``official``: ``opentelemetry.instrumentation.genai.openai.OpenAIInstrumentor``
-  (package ``opentelemetry-instrumentation-genai-openai``, successor of ``-openai-v2``).
+  (package ``opentelemetry-instrumentation-genai-openai``, successor of ``-openai-v2``);
+- ``span-floor``: the least any instrumentation pays to emit the span DESIGN.md asks for:
+  a bare ``wrapt`` wrapper that starts an SDK span with genai-lens's request attributes,
+  makes it current, sets the response attributes and ends it; no metrics, no pricing.
+  What genai-lens adds above it is genai-lens's own code (plain calls; its streams only
+  end the span when ``create`` returns, so no stream figures are reported for it).
 
 Both instrumented variants get the same kind of real OpenTelemetry SDK providers: a
 ``TracerProvider`` with a ``SimpleSpanProcessor`` into a span-counting exporter and a
@@ -44,6 +49,9 @@ from typing import Any, Callable, Sequence
 
 import httpx2
 import openai
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -59,7 +67,7 @@ __all__ = ["main", "run", "record_responses", "Settings", "VARIANTS", "GOAL_CALL
 
 GOAL_CALL_US = 50.0
 GOAL_CHUNK_US = 2.0
-VARIANTS = ("baseline", "genai-lens", "official")
+VARIANTS = ("baseline", "genai-lens", "official", "span-floor")
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say something about the quick brown fox."}]
 API_KEY = "sk-bench-0123456789abcdef"
@@ -160,6 +168,7 @@ class Otel:
 
 class Variant:
     name = "baseline"
+    records_metrics = False
 
     def __init__(self) -> None:
         self.otel: Otel | None = None
@@ -175,6 +184,7 @@ class Variant:
 
 class Lens(Variant):
     name = "genai-lens"
+    records_metrics = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -193,6 +203,7 @@ class Lens(Variant):
 
 class Official(Variant):
     name = "official"
+    records_metrics = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -206,6 +217,55 @@ class Official(Variant):
 
     def uninstrument(self) -> None:
         self.instrumentor.uninstrument()
+
+
+class SpanFloor(Variant):
+    """The span alone: what DESIGN.md's span costs through the OpenTelemetry SDK, nothing else.
+
+    Same span name, kind and attributes as genai-lens sets on a plain chat completion (7 at
+    start, 9 from the response), the span current during the call, one ``set_attributes`` and
+    ``end``. Attribute values are read from the response but not computed (no pricing, no
+    throughput arithmetic, no key labelling), so this is a floor, not an instrumentation.
+    """
+
+    name = "span-floor"
+    module = "openai.resources.chat.completions.completions"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.otel = Otel()
+        self.tracer = self.otel.tracer_provider.get_tracer("span-floor")
+
+    def instrument(self) -> None:
+        wrapt.wrap_function_wrapper(self.module, "Completions.create", self._wrapper)
+
+    def uninstrument(self) -> None:
+        from openai.resources.chat.completions.completions import Completions
+
+        Completions.create = Completions.__dict__["create"].__wrapped__
+
+    def _wrapper(self, wrapped, instance, args, kwargs):
+        model = kwargs.get("model")
+        stream = kwargs.get("stream") is True
+        span = self.tracer.start_span(f"chat {model}", kind=trace.SpanKind.CLIENT, attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": model,
+            "gen_ai.request.stream": stream, "genai_lens.api_key": "sk-…cdef", "server.address": "api.openai.com",
+            "server.port": 443})
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+        if not stream:
+            usage = result.usage
+            span.set_attributes({
+                "genai_lens.billing": "payg", "gen_ai.response.model": result.model, "gen_ai.response.id": result.id,
+                "gen_ai.response.finish_reasons": [c.finish_reason for c in result.choices],
+                "gen_ai.usage.input_tokens": usage.prompt_tokens, "gen_ai.usage.output_tokens": usage.completion_tokens,
+                "gen_ai.usage.cache_read.input_tokens": usage.prompt_tokens_details.cached_tokens,
+                "genai_lens.throughput": 1000.0, "genai_lens.cost.usd": 0.001})
+        span.end()
+        return result
 
 
 # -- workloads ----------------------------------------------------------------------------------
@@ -295,7 +355,7 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
     plain, stream = record_responses(settings.chunks)
     client = make_client(plain, stream)
     direct = Direct(client)
-    variants: list[Variant] = [Variant(), Lens(), Official()]
+    variants: list[Variant] = [Variant(), Lens(), Official(), SpanFloor()]
     kinds = ("call", "stream", "direct_call", "direct_stream")
     seconds: dict[str, dict[str, list[float]]] = {v.name: {k: [] for k in kinds} for v in variants}
     seen_chunks: dict[str, int] = {}
@@ -378,6 +438,9 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
             "below_official_direct_call": lens["direct_call_added_us"] < official["direct_call_added_us"],
             "below_official_direct_chunk": lens["direct_chunk_added_us"] < official["direct_chunk_added_us"],
         },
+        # genai-lens's own code: what it adds above the bare span (plain calls).
+        "above_span_floor_us": {kind: lens[f"{kind}_added_us"] - results["span-floor"][f"{kind}_added_us"]
+                                for kind in ("call", "direct_call")},
         "calibration_us": calibration,
     }
 
@@ -400,7 +463,7 @@ def _check(variants: Sequence[Variant]) -> None:
             continue
         if v.otel.spans.count != v.spans_expected:
             raise RuntimeError(f"{v.name}: {v.otel.spans.count} spans for {v.spans_expected} calls")
-        if "gen_ai.client.operation.duration" not in v.metric_names:
+        if v.records_metrics and "gen_ai.client.operation.duration" not in v.metric_names:
             raise RuntimeError(f"{v.name}: no gen_ai.client.operation.duration points ({sorted(v.metric_names)})")
 
 
@@ -428,12 +491,13 @@ def table(report: dict) -> str:
     rows = [("variant", "method", "µs/call", "µs/call added", "µs/stream added", "µs/chunk added", "ours/official call, chunk")]
     for name in VARIANTS:
         r = res[name]
+        streams = name not in ("baseline", "span-floor")
         for method, prefix in (("end to end", ""), ("wrapper only", "direct_")):
             rows.append((
                 name, method, fmt(r[f"{prefix}call_us"]),
                 fmt(r[f"{prefix}call_added_us"]) if name != "baseline" else "-",
-                fmt(r[f"{prefix}stream_added_us"]) if name != "baseline" else "-",
-                fmt(r[f"{prefix}chunk_added_us"], ".2f") if name != "baseline" else "-",
+                fmt(r[f"{prefix}stream_added_us"]) if streams else "-",
+                fmt(r[f"{prefix}chunk_added_us"], ".2f") if streams else "-",
                 f"{fmt(ratio[prefix + 'call'], '.2f')}, {fmt(ratio[prefix + 'chunk'], '.2f')}" if name == "genai-lens" else "",
             ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -442,8 +506,11 @@ def table(report: dict) -> str:
     s, m, cal = report["settings"], report["machine"], report["calibration_us"]
     lines.append(f"{s['rounds']} rounds x {s['calls']} calls and {s['streams']} streams of {s['chunks']} content chunks; "
                  f"medians of per-round differences; CPU time of the calling thread")
+    floor = report["above_span_floor_us"]
+    lines.append(f"genai-lens above the span floor (its own code, plain call): {floor['call']:.1f} µs end to end, "
+                 f"{floor['direct_call']:.1f} µs wrapper only")
     lines.append("metric collection, on the reader's thread (not in the figures above), per call or stream made: "
-                 + ", ".join(f"{name} {res[name]['collect_us_per_call']:.1f} µs" for name in VARIANTS if name != "baseline"))
+                 + ", ".join(f"{name} {res[name]['collect_us_per_call']:.1f} µs" for name in ("genai-lens", "official")))
     lines.append(f"goals: <= {GOAL_CALL_US:g} µs/call, <= {GOAL_CHUNK_US:g} µs/chunk, below official")
     lines.append(f"machine: {m['nproc']} CPUs, Python {m['python']}, openai {m['openai']}; "
                  f"sum(range(1000)) {cal['sum_range_1000']:.1f} µs, OTel histogram record (5 attributes) "

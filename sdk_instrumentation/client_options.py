@@ -22,7 +22,12 @@ class ClientOptions:
 
 
 def get_options(client) -> ClientOptions | None:
-    return getattr(client, _ATTR, None)
+    # Read from the instance dict: a failed getattr builds an AttributeError, on every call
+    # of every client that was not given options.
+    try:
+        return client.__dict__.get(_ATTR)
+    except AttributeError:  # no __dict__ (None, or a slotted object)
+        return getattr(client, _ATTR, None)
 
 
 def set_options(client, options: ClientOptions) -> None:

@@ -1,9 +1,10 @@
 """The OpenTelemetry instruments genai-lens records, as DESIGN.md names them.
 
-    instruments = Instruments(meter_provider)
-    instruments.duration.record(0.42, attributes)
+    instruments = Instruments.shared(meter_provider)
+    instruments.queue.put(call)     # a finished telemetry.Call; recorded at the next collection
 
-Histograms are recorded through a queue applied at collection time
+A finished call is queued on the app's thread and turned into its histogram
+records and counter increments by ``record`` on the metric reader's thread
 (``deferred``); counters are summed in-process (``counters``). Both keep the
 OpenTelemetry SDK's per-measurement work off the app's call path; the data
 exported is the same.
@@ -18,7 +19,7 @@ from opentelemetry import metrics
 
 from . import attributes as a
 from .counters import SummedCounter
-from .deferred import DeferredHistogram, RecordQueue
+from .deferred import RecordQueue
 from .version import __version__
 
 __all__ = ["Instruments"]
@@ -41,30 +42,72 @@ class Instruments:
             return instruments
 
     def __init__(self, meter_provider=None, queue_limit: int = 10_000):
-        self.queue = RecordQueue(queue_limit)
+        self.queue = RecordQueue(self.record, queue_limit)
         meter = metrics.get_meter("sdk_instrumentation", __version__, meter_provider,
                                   schema_url="https://opentelemetry.io/schemas/1.37.0")
-        self.duration = DeferredHistogram(meter.create_histogram(
+        self.duration = meter.create_histogram(
             a.METRIC_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=list(a.DURATION_BUCKETS)), self.queue)
-        self.token_usage = DeferredHistogram(meter.create_histogram(
+            explicit_bucket_boundaries_advisory=list(a.DURATION_BUCKETS))
+        self.token_usage = meter.create_histogram(
             a.METRIC_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used (billable).",
-            explicit_bucket_boundaries_advisory=list(a.TOKEN_BUCKETS)), self.queue)
-        self.time_to_first_chunk = DeferredHistogram(meter.create_histogram(
+            explicit_bucket_boundaries_advisory=list(a.TOKEN_BUCKETS))
+        self.time_to_first_chunk = meter.create_histogram(
             a.METRIC_TIME_TO_FIRST_CHUNK, unit="s", description="Time to receive the first chunk of a streaming response.",
-            explicit_bucket_boundaries_advisory=list(a.CHUNK_BUCKETS)), self.queue)
-        self.time_per_output_chunk = DeferredHistogram(meter.create_histogram(
+            explicit_bucket_boundaries_advisory=list(a.CHUNK_BUCKETS))
+        self.time_per_output_chunk = meter.create_histogram(
             a.METRIC_TIME_PER_OUTPUT_CHUNK, unit="s", description="Time between consecutive output chunks of a streaming response.",
-            explicit_bucket_boundaries_advisory=list(a.CHUNK_BUCKETS)), self.queue)
-        self.throughput = DeferredHistogram(meter.create_histogram(
+            explicit_bucket_boundaries_advisory=list(a.CHUNK_BUCKETS))
+        self.throughput = meter.create_histogram(
             a.METRIC_THROUGHPUT, unit="tokens/s", description="Output tokens per second of generation time, per call.",
-            explicit_bucket_boundaries_advisory=list(a.THROUGHPUT_BUCKETS)), self.queue)
-        # Counters are summed in-process and reported at collection (see counters.py): same data, a
-        # fraction of the per-call cost of the SDK's synchronous counters.
-        # The cost counter's collect callback applies the queued histogram records first.
+            explicit_bucket_boundaries_advisory=list(a.THROUGHPUT_BUCKETS))
+        # Each counter's collect callback applies the queued calls first (whichever runs first
+        # drains; the SDK runs every callback before it reads the histograms' storages).
+        drain = self.queue.drain
         self.cost = SummedCounter(
-            meter, a.METRIC_COST, before_observe=self.queue.drain, unit="usd", description="Cost of GenAI calls in US dollars, by cost type.")
+            meter, a.METRIC_COST, before_observe=drain, unit="usd", description="Cost of GenAI calls in US dollars, by cost type.")
         self.web_search_calls = SummedCounter(
-            meter, a.METRIC_WEB_SEARCH_CALLS, unit="{call}", description="Web search tool invocations.")
+            meter, a.METRIC_WEB_SEARCH_CALLS, before_observe=drain, unit="{call}", description="Web search tool invocations.")
         self.unpriced_requests = SummedCounter(
-            meter, a.METRIC_UNPRICED_REQUESTS, unit="{request}", description="Calls whose model has no known price.")
+            meter, a.METRIC_UNPRICED_REQUESTS, before_observe=drain, unit="{request}", description="Calls whose model has no known price.")
+
+    def record(self, call) -> None:
+        """Every metric of one finished ``telemetry.Call`` (run by ``queue.drain``)."""
+        attrs = {
+            a.OPERATION_NAME: call.operation,
+            a.PROVIDER_NAME: call.provider,
+            a.REQUEST_MODEL: call.request_model,
+            a.API_KEY: call.key_label,
+            a.BILLING: call.billing,
+        }
+        if call.web_search:
+            attrs[a.WEB_SEARCH] = "true"
+        if call.extra:
+            attrs.update(call.extra)
+        if call.error_type is None:
+            self.duration.record(call.duration, attrs)
+        else:
+            self.duration.record(call.duration, {**attrs, a.ERROR_TYPE: call.error_type})
+        if call.stream and call.first_chunk_at is not None:
+            self.time_to_first_chunk.record(call.first_chunk_at - call.started_at, attrs)
+            for gap in call.chunk_gaps:
+                self.time_per_output_chunk.record(gap, attrs)
+        usage = call.usage
+        if usage is None:
+            return
+        self.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT})
+        if call.operation != "embeddings":
+            self.token_usage.record(usage.output_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_OUTPUT})
+        if usage.web_search_calls:
+            self.web_search_calls.add(usage.web_search_calls, attrs)
+        if call.throughput is not None:
+            self.throughput.record(call.throughput, attrs)
+        if not call.priced:  # pricing raised: no cost, and not "unpriced" either
+            return
+        cost = call.cost
+        if cost is None:
+            self.unpriced_requests.add(1, attrs)
+        else:
+            add = self.cost.add
+            add(cost.input, {**attrs, a.COST_TYPE: a.COST_INPUT})
+            add(cost.output, {**attrs, a.COST_TYPE: a.COST_OUTPUT})
+            add(cost.other, {**attrs, a.COST_TYPE: a.COST_OTHER})

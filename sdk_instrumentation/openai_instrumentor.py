@@ -8,7 +8,7 @@
 Covers, sync and async: ``chat.completions.create`` (plain and ``stream=True``),
 ``responses.create`` (plain and streaming) and ``embeddings.create``, including
 ``with_raw_response`` and ``with_streaming_response``. The provider comes from
-the client's base URL (``providers.provider_from_url``), so Azure OpenAI,
+the client's base URL (``providers.endpoint``), so Azure OpenAI,
 DeepSeek, Groq, xAI, Gemini's OpenAI-compatible endpoint and gateways are named
 right. For streamed chat completions genai-lens asks for usage
 (``stream_options.include_usage``) when the caller did not, and hides that extra
@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from . import attributes as a
 from .client_options import get_options
-from .providers import provider_from_url, server_address
+from .providers import endpoint
 from .safety import guard
 from .streams import AsyncTracedStream, TracedStream
 from .telemetry import Call, Telemetry
@@ -99,9 +99,9 @@ def _start(instrumentor: OpenAIInstrumentor, kind: str, instance, kwargs: dict):
             injected = True
     model = kwargs.get("model")
     model = model if isinstance(model, str) else None
-    base_url = getattr(client, "base_url", "")
-    provider = (options and options.provider) or provider_from_url(base_url)
-    host, port = server_address(base_url)
+    provider, host, port = endpoint(_base_url(client))
+    if options is not None and options.provider:
+        provider = options.provider
     web_search = _web_search_requested(kind, model, kwargs)
     call = telemetry.start_call(
         operation=_OPERATION[kind], provider=provider, request_model=model,
@@ -111,6 +111,16 @@ def _start(instrumentor: OpenAIInstrumentor, kind: str, instance, kwargs: dict):
         input_messages=kwargs.get("messages") if kind == "chat" else kwargs.get("input") if kind == "responses" else None,
     )
     return call, kwargs, (kind, injected)
+
+
+def _base_url(client):
+    """The client's base URL object. ``client._base_url`` first: the ``base_url`` property of
+    recent clients runs an import statement on every read."""
+    try:
+        url = client.__dict__.get("_base_url")
+    except AttributeError:
+        url = None
+    return url if url is not None else getattr(client, "base_url", "")
 
 
 def _web_search_requested(kind: str, model: str | None, kwargs: dict) -> bool:
@@ -141,7 +151,7 @@ def _request_attributes(kwargs: dict) -> dict:
 
 def _handle_result(result, call: Call, context: tuple[str, bool], is_async: bool):
     kind, injected = context
-    if hasattr(result, "http_response") and hasattr(result, "parse"):
+    if _is_raw(result):
         return (AsyncRawResponse if _has_async_parse(result) else RawResponse)(result, call, kind, injected)
     if call.stream:
         handler = _StreamHandler(call, kind, injected)
@@ -150,6 +160,19 @@ def _handle_result(result, call: Call, context: tuple[str, bool], is_async: bool
     _read_response(call, kind, result)
     call.end()
     return result
+
+
+_raw_types: dict[type, bool] = {}
+
+
+def _is_raw(result) -> bool:
+    """A ``with_raw_response`` / ``with_streaming_response`` answer (decided once per type:
+    ``hasattr`` on a missing attribute of a pydantic model costs an exception)."""
+    cls = type(result)
+    raw = _raw_types.get(cls)
+    if raw is None:
+        raw = _raw_types[cls] = hasattr(result, "http_response") and hasattr(result, "parse")
+    return raw
 
 
 def _has_async_parse(result) -> bool:

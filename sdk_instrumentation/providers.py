@@ -5,6 +5,10 @@ provider is read from the URL's host. Known hosts map to the semantic
 conventions' names; anything else is ``openai`` (the wire protocol it speaks)
 unless the user maps it, e.g. ``{"llm-gateway.internal": "openai"}`` or
 ``GENAI_LENS_PROVIDERS="llm-gateway.internal=openai,ollama:11434=ollama"``.
+
+Instrumentors ask ``endpoint(client.base_url)`` on every call; the answer is
+cached per URL object (a client keeps its URL object until its ``base_url`` is
+set again), so the environment variable is read when a URL is first seen.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 from typing import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["provider_from_url", "parse_provider_map", "KNOWN_HOSTS"]
+__all__ = ["provider_from_url", "server_address", "endpoint", "parse_provider_map", "KNOWN_HOSTS"]
 
 # Host suffix -> gen_ai.provider.name (checked in order; most specific first).
 KNOWN_HOSTS: tuple[tuple[str, str], ...] = (
@@ -89,3 +93,24 @@ def _server_address(url: str) -> tuple[str | None, int | None]:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
     return parts.hostname, port
+
+
+_endpoints: dict[int, tuple[object, tuple[str, str | None, int | None]]] = {}
+
+
+def endpoint(url: object) -> tuple[str, str | None, int | None]:
+    """``(provider, host, port)`` of a base URL (``str`` or an httpx URL), cached per URL object.
+
+    Formatting an httpx URL as text costs more than the rest of the look-up, so the
+    answer is kept by the object's identity (the cache holds the object, so its id is
+    not reused while cached).
+    """
+    hit = _endpoints.get(id(url))
+    if hit is not None and hit[0] is url:
+        return hit[1]
+    text = str(url)
+    result = (provider_from_url(text), *server_address(text))
+    if len(_endpoints) >= 256:
+        _endpoints.clear()
+    _endpoints[id(url)] = (url, result)
+    return result

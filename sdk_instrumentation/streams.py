@@ -55,7 +55,12 @@ class TracedStream(wrapt.ObjectProxy):
             except Exception as exc:
                 _finish(handler, exc)
                 raise
-            if not _process(handler, item):
+            try:  # _process, inlined: this runs once per chunk
+                hide = handler.process(item)
+            except Exception as exc:  # noqa: BLE001
+                log_once("stream.process", exc)
+                hide = False
+            if not hide:
                 return item
 
     def __enter__(self):

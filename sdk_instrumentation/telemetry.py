@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from . import attributes as a
 from .api_keys import ApiKeyLabeler
 from .instruments import Instruments
-from .safety import guard
+from .safety import guard, log_once
 from .usage import Cost, Usage
 from .version import __version__
 
@@ -99,7 +99,20 @@ class Telemetry:
 
 
 class Call:
-    """The span and metrics of one GenAI call. See the module docstring."""
+    """The span and metrics of one GenAI call. See the module docstring.
+
+    ``end()`` sets the span's response attributes, ends the span and queues the
+    finished call; ``Instruments.record`` turns it into metric records on the
+    metric reader's thread (``deferred``). Every step is guarded: a failure is
+    logged once and the app's call goes on.
+    """
+
+    __slots__ = (
+        "telemetry", "operation", "provider", "request_model", "key_label", "stream", "web_search", "extra",
+        "response_model", "response_id", "finish_reasons", "usage", "output_messages",
+        "started_at", "first_chunk_at", "last_chunk_at", "chunk_gaps", "finished_at", "duration",
+        "error_type", "billing", "cost", "priced", "throughput", "ended", "span", "span_ended",
+    )
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, request_model: str, key_label: str,
                  stream: bool, server_address, server_port, web_search: bool, request_attributes, extra_attributes,
@@ -111,21 +124,21 @@ class Call:
         self.key_label = key_label
         self.stream = stream
         self.web_search = web_search
-        self.extra = {**telemetry.attributes, **(extra_attributes or {})}
-        self.response_model: str | None = None
-        self.response_id: str | None = None
-        self.finish_reasons: list[str] | None = None
-        self.usage: Usage | None = None
-        self.output_messages: Any = None
-        self.first_chunk_at: float | None = None
-        self.last_chunk_at: float | None = None
+        extra = telemetry.attributes  # shared, read-only
+        if extra_attributes:
+            extra = {**extra, **extra_attributes}
+        self.extra = extra
+        self.response_model = self.response_id = self.finish_reasons = self.usage = self.output_messages = None
+        self.first_chunk_at = self.last_chunk_at = self.finished_at = None
         self.chunk_gaps: list[float] = []
-        self.finished_at: float | None = None
-        self.ended = False
+        self.duration = 0.0
+        self.error_type = self.cost = self.throughput = None
+        self.billing = a.BILLING_PAYG
+        self.priced = False
+        self.ended = self.span_ended = False
         self.span = None
-        self.span_ended = False
         self.started_at = time.monotonic()
-        with guard("span.start"):
+        try:
             attrs = {
                 a.OPERATION_NAME: operation,
                 a.PROVIDER_NAME: provider,
@@ -141,11 +154,13 @@ class Call:
                 attrs[a.WEB_SEARCH] = True
             if request_attributes:
                 attrs.update({k: v for k, v in request_attributes.items() if v is not None})
-            if self.extra:
-                attrs.update(self.extra)
+            if extra:
+                attrs.update(extra)
             if input_messages is not None and telemetry.capture_content:
                 attrs[a.INPUT_MESSAGES] = _to_json(input_messages)
             self.span = telemetry.tracer.start_span(f"{operation} {request_model}", kind=SpanKind.CLIENT, attributes=attrs)
+        except Exception as exc:  # noqa: BLE001
+            log_once("span.start", exc)
 
     # -- what the response said -------------------------------------------------
     def chunk(self) -> None:
@@ -180,36 +195,32 @@ class Call:
 
     # -- the end -----------------------------------------------------------------
     def end(self, error: BaseException | None = None) -> None:
+        """End the span and queue the metrics; once, whoever calls first."""
         if self.ended:
             return
         self.ended = True
-        try:
-            with guard("call.end"):
-                self._record(error)
-        finally:
-            span = self.span
-            if span is not None and not self.span_ended:  # _record failed half-way: the span still ends, once
-                with guard("span.end"):
-                    span.end()
-
-    def _record(self, error: BaseException | None) -> None:
-        t = self.telemetry
-        ins = t.instruments
-        finished = self.finished_at or time.monotonic()
-        duration = finished - self.started_at
-        billing = t.billing(self.provider, self.request_model, self.key_label)
-        attrs = {
-            a.OPERATION_NAME: self.operation,
-            a.PROVIDER_NAME: self.provider,
-            a.REQUEST_MODEL: self.request_model,
-            a.API_KEY: self.key_label,
-            a.BILLING: billing,
-        }
-        if self.web_search:
-            attrs[a.WEB_SEARCH] = "true"
-        if self.extra:
-            attrs.update(self.extra)
         span = self.span
+        try:
+            self._finish(error, span)
+        except Exception as exc:  # noqa: BLE001
+            log_once("call.end", exc)
+        if span is not None and not self.span_ended:  # _finish failed half-way: the span still ends, once
+            try:
+                span.end()
+            except Exception as exc:  # noqa: BLE001
+                log_once("span.end", exc)
+        self.span = self.output_messages = None  # what the queue holds stays small
+        try:
+            self.telemetry.instruments.queue.put(self)
+        except Exception as exc:  # noqa: BLE001
+            log_once("metrics.queue", exc)
+
+    def _finish(self, error: BaseException | None, span) -> None:
+        """Everything the span and the metrics need that only the call path knows."""
+        t = self.telemetry
+        finished = self.finished_at or time.monotonic()
+        self.duration = finished - self.started_at
+        self.billing = billing = t.billing(self.provider, self.request_model, self.key_label)
         span_attrs: dict[str, Any] = {a.BILLING: billing}
         if self.response_model:
             span_attrs[a.RESPONSE_MODEL] = self.response_model
@@ -217,29 +228,20 @@ class Call:
             span_attrs[a.RESPONSE_ID] = self.response_id
         if self.finish_reasons:
             span_attrs[a.RESPONSE_FINISH_REASONS] = self.finish_reasons
-
         if error is not None:
-            etype = error_type(error)
-            ins.duration.record(duration, {**attrs, a.ERROR_TYPE: etype})
+            self.error_type = etype = error_type(error)
             span_attrs[a.ERROR_TYPE] = etype
             if span is not None:
                 span.set_status(Status(StatusCode.ERROR, etype))
-        else:
-            ins.duration.record(duration, attrs)
-
-        if self.stream and self.first_chunk_at is not None:
-            ttfc = self.first_chunk_at - self.started_at
-            ins.time_to_first_chunk.record(ttfc, attrs)
-            span_attrs[a.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-            ins.time_per_output_chunk.record_each(self.chunk_gaps, attrs)
+        first_chunk_at = self.first_chunk_at if self.stream else None
+        if first_chunk_at is not None:
+            span_attrs[a.RESPONSE_TIME_TO_FIRST_CHUNK] = first_chunk_at - self.started_at
 
         usage = self.usage
         if usage is not None:
             span_attrs[a.USAGE_INPUT_TOKENS] = usage.input_tokens
-            ins.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT})
             if self.operation != "embeddings":
                 span_attrs[a.USAGE_OUTPUT_TOKENS] = usage.output_tokens
-                ins.token_usage.record(usage.output_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_OUTPUT})
             if usage.cache_read_tokens:
                 span_attrs[a.USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
             if usage.cache_write_tokens:
@@ -248,30 +250,19 @@ class Call:
                 span_attrs[a.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
             if usage.web_search_calls:
                 span_attrs[a.WEB_SEARCH_CALLS] = usage.web_search_calls
-                ins.web_search_calls.add(usage.web_search_calls, attrs)
-
             # Throughput: output tokens per second of generation (after the first chunk for streams).
             if usage.output_tokens > 0:
-                begin = self.first_chunk_at if (self.stream and self.first_chunk_at is not None) else self.started_at
-                seconds = finished - begin
+                seconds = finished - (first_chunk_at if first_chunk_at is not None else self.started_at)
                 if seconds > 0:
-                    tps = usage.output_tokens / seconds
-                    ins.throughput.record(tps, attrs)
-                    span_attrs[a.THROUGHPUT] = tps
-
-            cost, priced = None, False
-            with guard("pricing.price"):  # a failing price loses the cost, not the span
-                cost, priced = self._price(usage), True
-            if not priced:
-                pass
-            elif cost is None:
-                ins.unpriced_requests.add(1, attrs)
-            else:
+                    self.throughput = span_attrs[a.THROUGHPUT] = usage.output_tokens / seconds
+            try:  # a failing price loses the cost, not the span
+                self.cost = cost = self._price(usage)
+                self.priced = True
+            except Exception as exc:  # noqa: BLE001
+                log_once("pricing.price", exc)
+                cost = None
+            if cost is not None:
                 span_attrs[a.COST_USD] = cost.total
-                add = ins.cost.add
-                add(cost.input, {**attrs, a.COST_TYPE: a.COST_INPUT})
-                add(cost.output, {**attrs, a.COST_TYPE: a.COST_OUTPUT})
-                add(cost.other, {**attrs, a.COST_TYPE: a.COST_OTHER})
 
         if span is not None:
             if self.output_messages is not None:

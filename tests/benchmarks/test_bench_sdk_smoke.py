@@ -38,13 +38,15 @@ def test_quick_run_reports_every_variant(bench, tmp_path, capsys):
     report = bench.main(["--quick", "--rounds", "2", "--calls", "3", "--streams", "2", "--chunks", "5", "--json", str(out)])
 
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
-    assert set(report["results"]) == {"baseline", "genai-lens", "official"}
+    assert set(report["results"]) == {"baseline", "genai-lens", "official", "span-floor"}
     warmup = bench.QUICK.warmup
     calls_per_method = warmup + max(1, warmup // 5) + 3 + 2          # warm-up calls and streams, timed calls and streams
     expected_spans = 2 * 2 * calls_per_method                       # 2 rounds x (end to end + wrapper only)
     assert report["results"]["baseline"]["spans"] == 0
     assert report["results"]["genai-lens"]["spans"] == expected_spans
     assert report["results"]["official"]["spans"] == expected_spans
+    assert report["results"]["span-floor"]["spans"] == expected_spans
+    assert report["results"]["span-floor"]["metrics"] == []  # the floor is the span alone
     # genai-lens hides the usage-only chunk it asked for: role chunk + 5 content + finish chunk.
     assert report["results"]["baseline"]["chunks_seen_by_caller"] == 8
     assert report["results"]["official"]["chunks_seen_by_caller"] == 8
@@ -59,5 +61,8 @@ def test_quick_run_reports_every_variant(bench, tmp_path, capsys):
             assert math.isfinite(row[key]), (name, key)
     assert report["settings"] == {"rounds": 2, "calls": 3, "streams": 2, "chunks": 5, "warmup": warmup}
     table = capsys.readouterr().out
-    for name in ("baseline", "genai-lens", "official"):
+    floor = report["above_span_floor_us"]
+    assert floor["direct_call"] == pytest.approx(report["results"]["genai-lens"]["direct_call_added_us"]
+                                                 - report["results"]["span-floor"]["direct_call_added_us"])
+    for name in ("baseline", "genai-lens", "official", "span-floor"):
         assert name in table
