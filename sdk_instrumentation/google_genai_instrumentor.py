@@ -194,20 +194,23 @@ def _has_content(chunk) -> bool:
 
 
 class _StreamHandler:
-    __slots__ = ("call", "last", "searches", "reasons")
+    __slots__ = ("call", "last", "searches", "reasons", "per_query")
 
     def __init__(self, call: Call):
         self.call = call
         self.last = None
         self.searches = 0
         self.reasons: list[str] = []
+        self.per_query = _billed_per_query(call.request_model)
 
     def process(self, chunk) -> bool:
         if _has_content(chunk):
             self.call.chunk()
         if chunk.usage_metadata is not None:
             self.last = chunk
-        self.searches = max(self.searches, _web_search_calls(chunk, _billed_per_query(self.call.request_model)))
+        searches = _web_search_calls(chunk, self.per_query)
+        if searches > self.searches:
+            self.searches = searches
         if chunk.candidates and chunk.candidates[0].finish_reason is not None:
             self.reasons = _finish_reasons(chunk)
         return False

@@ -18,6 +18,7 @@ usage-only chunk from the caller.
 from __future__ import annotations
 
 import functools
+from time import monotonic
 from typing import Any, Collection
 
 import wrapt
@@ -237,9 +238,12 @@ def _read_response(call: Call, kind: str, response) -> None:
 
 
 class _StreamHandler:
-    """Reads chat chunks or Responses events as they pass; see ``streams``."""
+    """Reads chat chunks or Responses events as they pass; see ``streams``.
 
-    __slots__ = ("call", "kind", "hide_usage", "usage", "model", "response_id", "finish_reasons", "response")
+    ``process`` runs once per chunk, so it is the chat or the Responses reader chosen up front,
+    and it times content chunks inline (what ``Call.chunk`` does)."""
+
+    __slots__ = ("call", "kind", "hide_usage", "usage", "model", "response_id", "finish_reasons", "response", "process")
 
     def __init__(self, call: Call, kind: str, hide_usage: bool):
         self.call = call
@@ -250,27 +254,36 @@ class _StreamHandler:
         self.response_id = None
         self.finish_reasons: list[str] = []
         self.response = None
+        self.process = self._chat_chunk if kind == "chat" else self._responses_event
 
-    def process(self, item) -> bool:
-        if self.kind == "chat":
-            if self.model is None:
-                self.model = getattr(item, "model", None)
-                self.response_id = getattr(item, "id", None)
-            choices = item.choices
-            if choices:
-                for choice in choices:
-                    delta = choice.delta
-                    if delta is not None and (delta.content or delta.tool_calls or delta.refusal):
-                        self.call.chunk()
-                        break
-                for choice in choices:
-                    if choice.finish_reason:
-                        self.finish_reasons.append(choice.finish_reason)
-            usage = item.usage
-            if usage is not None:
-                self.usage = usage
-                return self.hide_usage and not choices
-            return False
+    def _chat_chunk(self, item) -> bool:
+        """Whether to hide ``item`` from the caller (the usage-only chunk genai-lens asked for)."""
+        if self.model is None:
+            self.model = getattr(item, "model", None)
+            self.response_id = getattr(item, "id", None)
+        choices = item.choices
+        if choices:
+            for choice in choices:
+                delta = choice.delta
+                if delta is not None and (delta.content or delta.tool_calls or delta.refusal):
+                    call = self.call
+                    now = monotonic()
+                    if call.first_chunk_at is None:
+                        call.first_chunk_at = now
+                    else:
+                        call.chunk_gaps.append(now - call.last_chunk_at)
+                    call.last_chunk_at = now
+                    break
+            for choice in choices:
+                if choice.finish_reason:
+                    self.finish_reasons.append(choice.finish_reason)
+        usage = item.usage
+        if usage is not None:
+            self.usage = usage
+            return self.hide_usage and not choices
+        return False
+
+    def _responses_event(self, item) -> bool:
         event_type = getattr(item, "type", "")
         if event_type.endswith(".delta"):
             self.call.chunk()

@@ -113,6 +113,28 @@ def test_chat_stream_hides_the_usage_chunk_it_asked_for(openai_instrumented, ope
     assert otel.count("gen_ai.client.operation.time_per_output_chunk") == content_chunks - 1
 
 
+def test_next_and_for_loops_share_one_stream(openai_instrumented, openai_client, otel):
+    """``next(stream)`` goes through ``__next__``, a ``for`` loop through the ``__iter__`` generator:
+    mixed, the caller sees every chunk once, in order, and the call ends once, at the end."""
+    OpenAIInstrumentor().uninstrument()
+    plain = list(openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True, extra_headers=USAGE_HEADERS))
+    OpenAIInstrumentor().instrument(telemetry=otel.telemetry)
+    stream = openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True, extra_headers=USAGE_HEADERS)
+    seen = [next(stream), next(stream)]
+    for chunk in stream:
+        seen.append(chunk)
+        if len(seen) == 5:
+            break
+    assert otel.finished_spans() == []
+    seen.extend(stream)  # a second loop picks up where the first stopped
+    assert _chunk_view(seen) == _chunk_view(plain)
+    assert only_span(otel).attributes["gen_ai.usage.output_tokens"] == 100
+    assert otel.count("gen_ai.client.operation.time_per_output_chunk") == 8  # 9 content chunks
+    with pytest.raises(StopIteration):
+        next(stream)
+    assert len(otel.finished_spans()) == 1
+
+
 def test_chat_stream_keeps_a_usage_chunk_the_caller_asked_for(openai_instrumented, openai_client, otel):
     chunks = list(openai_client.chat.completions.create(
         model="gpt-4o", messages=MSG, stream=True, stream_options={"include_usage": True}, extra_headers=USAGE_HEADERS))
@@ -250,6 +272,23 @@ async def test_async_chat_stream_and_responses(openai_instrumented, async_openai
     assert otel.total("gen_ai.client.token.usage", gen_ai__token__type="output") == 300
     assert otel.total("genai_lens.cost", genai_lens__cost__type="output") == pytest.approx(3 * OUTPUT_COST, abs=1e-9)
     assert otel.count("gen_ai.client.operation.time_to_first_chunk") == 1
+    await async_openai_client.close()
+
+
+async def test_async_anext_and_async_for_share_one_stream(openai_instrumented, async_openai_client, otel):
+    stream = await async_openai_client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True,
+                                                               extra_headers=USAGE_HEADERS)
+    seen = [await stream.__anext__()]
+    async for chunk in stream:
+        seen.append(chunk)
+        if len(seen) == 3:
+            break
+    assert otel.finished_spans() == []  # leaving the loop does not end the call
+    seen.extend([chunk async for chunk in stream])
+    contents = [chunk.choices[0].delta.content for chunk in seen if chunk.choices[0].delta.content]
+    assert len(contents) == 9 and all(chunk.choices for chunk in seen)  # every content chunk once, no usage chunk
+    assert only_span(otel).attributes["gen_ai.usage.output_tokens"] == 100
+    assert otel.count("gen_ai.client.operation.time_per_output_chunk") == 8
     await async_openai_client.close()
 
 
