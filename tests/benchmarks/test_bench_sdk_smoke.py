@@ -66,3 +66,16 @@ def test_quick_run_reports_every_variant(bench, tmp_path, capsys):
                                                  - report["results"]["span-floor"]["direct_call_added_us"])
     for name in ("baseline", "genai-lens", "official", "span-floor"):
         assert name in table
+
+
+def test_instruction_benchmark_workloads_run_for_every_variant(bench):
+    """bench_sdk_instructions.py runs these sections inside valgrind (minutes, not run here);
+    outside valgrind the same child code must run each variant's workloads to the end."""
+    spec = importlib.util.spec_from_file_location("bench_sdk_instructions", BENCH.parent / "bench_sdk_instructions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.VARIANT_NAMES == bench.VARIANTS
+    for name in module.VARIANT_NAMES:
+        module.child(name, calls=2, streams=1)
+    with pytest.raises(SystemExit):
+        module.main(["--calls", "0"])
