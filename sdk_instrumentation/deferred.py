@@ -15,10 +15,11 @@ moves span export off the call path::
     queue.drain()          # on the reader's thread: instruments.record(call), once per call
 
 The data is exactly what recording on the call path would give; only the moment the
-SDK aggregates it moves, to before the next export. At most ``limit`` items wait: past
-that the calling thread applies the queue itself, so memory stays bounded even when
-no reader collects. An item whose ``apply`` raises is logged once and dropped; the
-others are applied.
+SDK aggregates it moves, to before the next export. About ``limit`` items wait at most:
+past that, each ``put`` applies the two oldest items on the calling thread, so memory
+stays bounded when calls come faster than the reader collects (or no reader does), and
+no single call pays for the whole backlog. An item whose ``apply`` raises is logged once
+and dropped; the others are applied.
 """
 
 from __future__ import annotations
@@ -41,20 +42,25 @@ class RecordQueue:
         items = self._items
         items.append(item)
         if len(items) > self.limit:
-            self.drain()
+            self._apply(2)
 
     def __len__(self) -> int:
         return len(self._items)
 
     def drain(self) -> None:
         """Apply every queued item (thread-safe: each item is popped, so applied, once)."""
+        self._apply(None)
+
+    def _apply(self, at_most: int | None) -> None:
         pop = self._items.popleft
         apply = self.apply
-        while True:
+        n = 0
+        while at_most is None or n < at_most:
             try:
                 item = pop()
             except IndexError:
                 return
+            n += 1
             try:
                 apply(item)
             except Exception as exc:  # noqa: BLE001 - one bad item must not stop a collection

@@ -135,7 +135,12 @@ def _web_search_requested(kind: str, model: str | None, kwargs: dict) -> bool:
     return False
 
 
-def _request_attributes(kwargs: dict) -> dict:
+_REQUEST_PARAMETERS = frozenset(("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens"))
+
+
+def _request_attributes(kwargs: dict) -> dict | None:
+    if _REQUEST_PARAMETERS.isdisjoint(kwargs):  # the common case: none given
+        return None
     attrs = {}
     for key, name in (("temperature", a.REQUEST_TEMPERATURE), ("top_p", a.REQUEST_TOP_P)):
         value = kwargs.get(key)

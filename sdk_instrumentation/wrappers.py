@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import set_span_in_context
 
 from .safety import log_once
 from .telemetry import Call, Telemetry
@@ -38,11 +38,26 @@ def telemetry_from(kwargs: dict) -> Telemetry:
 
 
 def _open(start: Start, where: str, instance, kwargs):
+    """``(call, kwargs to send, context, token)`` or None to pass through; never raises.
+
+    The call's span becomes the current span (so spans and logs made inside nest under it)
+    through ``context.attach`` directly: ``trace.use_span``'s generator-based context manager
+    costs twice as much, and exceptions are recorded by ``Call.end`` instead."""
     try:
-        return start(instance, kwargs)
+        opened = start(instance, kwargs)
     except Exception as exc:  # noqa: BLE001
         log_once(where, exc)
         return None
+    if opened is None:
+        return None
+    call, send, context = opened
+    token = None
+    if call.span is not None:
+        try:
+            token = attach(set_span_in_context(call.span))
+        except Exception as exc:  # noqa: BLE001
+            log_once("context.attach", exc)
+    return call, send, context, token
 
 
 def _finish(finish: Finish, where: str, result, call: Call, context, is_async: bool):
@@ -54,44 +69,22 @@ def _finish(finish: Finish, where: str, result, call: Call, context, is_async: b
         return result
 
 
-def _enter(call: Call):
-    """Make the call's span the current span (so spans and logs made inside nest under it).
-
-    ``context.attach`` directly rather than ``trace.use_span``, whose generator-based context
-    manager costs twice as much; exceptions are recorded by ``Call.end`` instead."""
-    span = call.span
-    if span is None:
-        return None
-    try:
-        return otel_context.attach(trace.set_span_in_context(span))
-    except Exception as exc:  # noqa: BLE001
-        log_once("context.attach", exc)
-        return None
-
-
-def _exit(token) -> None:
-    if token is not None:
-        try:
-            otel_context.detach(token)
-        except Exception as exc:  # noqa: BLE001
-            log_once("context.detach", exc)
-
-
 def make_wrapper(start: Start, finish: Finish, *, is_async: bool, where: str):
+    # detach() logs and swallows its own errors (opentelemetry.context.detach).
     if is_async:
         async def async_wrapper(wrapped, instance, args, kwargs):
             opened = _open(start, where, instance, kwargs)
             if opened is None:
                 return await wrapped(*args, **kwargs)
-            call, send, context = opened
-            token = _enter(call)
+            call, send, context, token = opened
             try:
                 result = await wrapped(*args, **send)
             except BaseException as exc:  # cancellation and interrupts end the call too
                 call.end(exc)
                 raise
             finally:
-                _exit(token)
+                if token is not None:
+                    detach(token)
             return _finish(finish, where, result, call, context, True)
 
         return async_wrapper
@@ -100,15 +93,15 @@ def make_wrapper(start: Start, finish: Finish, *, is_async: bool, where: str):
         opened = _open(start, where, instance, kwargs)
         if opened is None:
             return wrapped(*args, **kwargs)
-        call, send, context = opened
-        token = _enter(call)
+        call, send, context, token = opened
         try:
             result = wrapped(*args, **send)
         except BaseException as exc:  # cancellation and interrupts end the call too
             call.end(exc)
             raise
         finally:
-            _exit(token)
+            if token is not None:
+                detach(token)
         return _finish(finish, where, result, call, context, False)
 
     return wrapper

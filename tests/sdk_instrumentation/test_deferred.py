@@ -38,9 +38,24 @@ def test_queue_is_bounded_without_a_drain_and_loses_nothing():
         t.start()
     for t in threads:
         t.join()
-    assert len(queue) <= 101
+    assert len(queue) <= 100 + 4  # each put past the limit applies two: at most one extra per thread
+    assert len(applied) >= 4000 - 104
     queue.drain()
     assert sorted(applied) == list(range(4000))
+
+
+def test_past_the_limit_each_put_applies_the_two_oldest():
+    """No single call pays for the backlog: past the limit, a put applies two items, oldest first."""
+    applied = []
+    queue = RecordQueue(applied.append, limit=10)
+    for i in range(10):
+        queue.put(i)
+    assert applied == []
+    queue.put(10)
+    assert applied == [0, 1] and len(queue) == 9
+    for i in range(11, 20):
+        queue.put(i)
+    assert len(queue) <= 11 and applied == list(range(len(applied)))
 
 
 def test_an_item_that_fails_is_logged_once_and_the_rest_are_applied(caplog, monkeypatch):
