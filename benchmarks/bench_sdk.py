@@ -1,6 +1,6 @@
 """How much time the genai-lens OpenAI instrumentation adds per call and per streamed chunk.
 
-    python benchmarks/bench_sdk.py                  # full run (about a minute on 2 cores)
+    python benchmarks/bench_sdk.py                  # full run (about two minutes on 2 cores)
     python benchmarks/bench_sdk.py --quick          # smoke run, seconds
     python benchmarks/bench_sdk.py --json out.json  # also write the figures as JSON
 
@@ -21,13 +21,24 @@ rounds (the order rotates each round):
   What genai-lens adds above it is genai-lens's own code (plain calls; its streams only
   end the span when ``create`` returns, so no stream figures are reported for it).
 
-Both instrumented variants get the same kind of real OpenTelemetry SDK providers: a
+Each instrumented variant gets the same kind of real OpenTelemetry SDK providers: a
 ``TracerProvider`` with a ``SimpleSpanProcessor`` into a span-counting exporter and a
-``MeterProvider`` with an ``InMemoryMetricReader`` (delta temporality, collected between
-rounds). Each round instruments, warms up, times ``--calls`` plain calls and ``--streams``
-fully iterated streams, then uninstruments. A variant's figure is the median over rounds of
-its mean time per call; "added" is that minus the baseline's. Per chunk is the added time
-of a whole stream divided by its content chunks (so it includes the stream's per-call cost).
+``MeterProvider`` with an ``InMemoryMetricReader`` (delta temporality), collected after every
+round or block and timed apart (collection runs on the reader's thread in real use).
+
+Two methods, medians of paired differences with the baseline:
+
+- *End to end*: ``--rounds`` rounds; in each, every variant in turn is instrumented, warmed
+  up, times ``--calls`` plain calls and ``--streams`` fully read streams through the real
+  client, and is uninstrumented (the order rotates each round).
+- *Wrapper only*: the instrumentation's own work. All variants are instrumented at once
+  (stacked ``wrapt`` wrappers on ``Completions.create``) and each one's wrapper function is
+  called directly with a ``wrapped`` that returns canned, already parsed objects, in
+  ``--blocks`` small interleaved blocks (so a variant and the baseline are timed moments
+  apart, which matters on a shared VM whose speed drifts). Each block times plain calls and
+  streams of ``--chunks`` and of ``--chunks // 5`` content chunks; the difference of the two
+  streams over the extra chunks is the marginal cost per chunk.
+
 The caller does not pass ``stream_options``: genai-lens asks for usage and hides the usage
 chunk, as in ordinary use; the canned stream always carries the usage chunk.
 """
@@ -76,14 +87,17 @@ BASE_URL = "https://api.openai.com/v1"  # never reached: the transport answers i
 
 @dataclass
 class Settings:
-    rounds: int = 30
-    calls: int = 100         # plain calls per round and variant
-    streams: int = 10        # streams per round and variant
+    rounds: int = 30         # end to end: rounds of instrument, time, uninstrument per variant
+    calls: int = 100         # end to end: plain calls per round and variant
+    streams: int = 10        # end to end: streams per round and variant
     chunks: int = 100        # content chunks per stream
     warmup: int = 10         # untimed calls (and streams / 5) after each instrument()
+    blocks: int = 300        # wrapper only: blocks per variant, interleaved
+    block_calls: int = 20    # wrapper only: plain calls per block
+    block_streams: int = 2   # wrapper only: streams of `chunks` and of `chunks // 5` chunks per block
 
 
-QUICK = Settings(rounds=2, calls=30, streams=5, chunks=20, warmup=3)
+QUICK = Settings(rounds=2, calls=30, streams=5, chunks=20, warmup=3, blocks=4, block_calls=5, block_streams=1)
 
 
 # -- canned responses ----------------------------------------------------------------------
@@ -335,6 +349,32 @@ class Direct:
             n += 1
         return n
 
+    def through(self, wrapper) -> tuple[Callable[[], Any], Callable[[], int]]:
+        """(plain call, stream call) through one given wrapper function (None: the baseline)."""
+        create, instance = self.create, self.instance
+        plain_kwargs = {"model": MODEL, "messages": MESSAGES}
+        stream_kwargs = {"model": MODEL, "messages": MESSAGES, "stream": True}
+        if wrapper is None:
+            def plain():
+                return create(**plain_kwargs)
+
+            def stream():
+                return sum(1 for _ in create(**stream_kwargs))
+        else:
+            def plain():
+                return wrapper(create, instance, (), dict(plain_kwargs))
+
+            def stream():
+                return sum(1 for _ in wrapper(create, instance, (), dict(stream_kwargs)))
+        return plain, stream
+
+
+def installed_wrapper():
+    """The wrapper function of the outermost wrapt wrapper on ``Completions.create``, or None."""
+    from openai.resources.chat.completions.completions import Completions
+
+    return getattr(Completions.__dict__["create"], "_self_wrapper", None)
+
 
 def time_per_call(fn: Callable[[openai.OpenAI], Any], client: openai.OpenAI, n: int) -> float:
     """Mean CPU seconds of this thread per call, over ``n`` calls.
@@ -355,16 +395,29 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
     plain, stream = record_responses(settings.chunks)
     client = make_client(plain, stream)
     direct = Direct(client)
+    short_chunks = max(1, settings.chunks // 5)
+    direct_short = Direct(make_client(*record_responses(short_chunks)))
     variants: list[Variant] = [Variant(), Lens(), Official(), SpanFloor()]
-    kinds = ("call", "stream", "direct_call", "direct_stream")
+    kinds = ("call", "stream", "direct_call", "direct_stream", "direct_short_stream")
     seconds: dict[str, dict[str, list[float]]] = {v.name: {k: [] for k in kinds} for v in variants}
     seen_chunks: dict[str, int] = {}
-    collect_per_call: dict[str, list[float]] = {v.name: [] for v in variants}
-    warm_streams = max(1, settings.warmup // 5)
+    collected: dict[str, list[tuple[float, int]]] = {v.name: [] for v in variants}
+
+    def collect(v: Variant, calls: int) -> None:
+        """Collection runs on the reader's thread in real use; timed here so the report can show
+        the work each instrumentation leaves for it (genai-lens applies its queued calls then)."""
+        if v.otel is not None:
+            start = time.thread_time()
+            v.metric_names |= v.otel.metric_names()
+            collected[v.name].append((time.thread_time() - start, calls))
+
     # Long-lived objects (modules, the client's type machinery) leave the collector's view, so a
     # full collection in one block and not another does not swamp a difference of a few percent.
     gc.collect()
     gc.freeze()
+
+    # End to end: the real client; each variant instrumented in its turn (rotating order).
+    warm_streams = max(1, settings.warmup // 5)
     for r in range(settings.rounds):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
         for v in order:
@@ -372,46 +425,80 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
             try:
                 for _ in range(settings.warmup):
                     plain_call(client)
-                    direct.plain_call()
                 for _ in range(warm_streams):
                     seen_chunks[v.name] = stream_call(client)
-                    direct.stream_call()
                 t = seconds[v.name]
                 t["call"].append(time_per_call(plain_call, client, settings.calls))
                 t["stream"].append(time_per_call(stream_call, client, settings.streams))
-                t["direct_call"].append(time_per_call(direct.plain_call, client, settings.calls))
-                t["direct_stream"].append(time_per_call(direct.stream_call, client, settings.streams))
             finally:
                 v.uninstrument()
-            calls_in_round = 2 * (settings.warmup + warm_streams + settings.calls + settings.streams)
+            calls_in_round = settings.warmup + warm_streams + settings.calls + settings.streams
             v.spans_expected += calls_in_round
-            if v.otel is not None:
-                # Collection runs on the reader's thread in real use; timed here so the report can show
-                # the work each instrumentation leaves for it (genai-lens applies its queued records then).
-                start = time.thread_time()
-                v.metric_names |= v.otel.metric_names()
-                collect_per_call[v.name].append((time.thread_time() - start) / calls_in_round)
-        log(f"round {r + 1}/{settings.rounds}: " + ", ".join(
-            f"{v.name} {seconds[v.name]['call'][-1] * 1e6:.0f} µs/call {seconds[v.name]['stream'][-1] * 1e6:.0f} µs/stream"
-            for v in variants))
-    gc.unfreeze()
+            collect(v, calls_in_round)
+        log(f"end to end, round {r + 1}/{settings.rounds}: " + ", ".join(
+            f"{v.name} {seconds[v.name]['call'][-1] * 1e6:.0f} µs/call" for v in variants))
+
+    # Wrapper only: every variant instrumented at once (stacked wrapt wrappers on Completions.create),
+    # each one's wrapper function called directly, in small interleaved blocks, so a variant and the
+    # baseline are timed seconds apart at most, not a round apart.
+    through: dict[str, tuple] = {}
+    stacked: list[Variant] = []
+    try:
+        for v in variants:
+            v.instrument()
+            stacked.append(v)
+            wrapper = installed_wrapper() if v.otel is not None else None
+            through[v.name] = (direct.through(wrapper), direct_short.through(wrapper))
+        for v in variants:
+            (plain_fn, stream_fn), (_, short_fn) = through[v.name]
+            for _ in range(settings.warmup):
+                plain_fn()
+            for _ in range(warm_streams):
+                stream_fn()
+                short_fn()
+            v.spans_expected += settings.warmup + 2 * warm_streams
+        for block in range(settings.blocks):
+            order = variants[block % len(variants):] + variants[:block % len(variants)]
+            for v in order:
+                (plain_fn, stream_fn), (_, short_fn) = through[v.name]
+                t = seconds[v.name]
+                t["direct_call"].append(_time(plain_fn, settings.block_calls))
+                t["direct_stream"].append(_time(stream_fn, settings.block_streams))
+                t["direct_short_stream"].append(_time(short_fn, settings.block_streams))
+                block_calls = settings.block_calls + 2 * settings.block_streams
+                v.spans_expected += block_calls
+                collect(v, block_calls)
+            if (block + 1) % 50 == 0 or block + 1 == settings.blocks:
+                log(f"wrapper only, block {block + 1}/{settings.blocks}")
+    finally:
+        for v in reversed(stacked):
+            v.uninstrument()
+        gc.unfreeze()
 
     _check(variants)
     results: dict[str, dict] = {}
     base = seconds["baseline"]
+    extra_chunks = settings.chunks - short_chunks
     for v in variants:
         t = seconds[v.name]
         row: dict[str, Any] = {}
         for kind in kinds:
-            # Paired: each round's figure minus the baseline's in the same round; then the median.
+            # Paired: each round's (block's) figure minus the baseline's in the same round; then the median.
             added = [(x - b) * 1e6 for x, b in zip(t[kind], base[kind])]
             row[f"{kind}_us"] = statistics.median(t[kind]) * 1e6
             row[f"{kind}_added_us"] = statistics.median(added)
             row[f"{kind}_added_quartiles_us"] = _quartiles(added)
         row["chunk_added_us"] = row["stream_added_us"] / settings.chunks
         row["direct_chunk_added_us"] = row["direct_stream_added_us"] / settings.chunks
+        # Per extra chunk: a long stream minus a short one, block by block (the per-call part cancels).
+        marginal = [((long - bl) - (short - bs)) * 1e6 / extra_chunks if extra_chunks else 0.0
+                    for long, bl, short, bs in zip(t["direct_stream"], base["direct_stream"],
+                                                   t["direct_short_stream"], base["direct_short_stream"])]
+        row["direct_chunk_marginal_us"] = statistics.median(marginal)
         row["chunks_seen_by_caller"] = seen_chunks[v.name]
-        row["collect_us_per_call"] = statistics.median(collect_per_call[v.name]) * 1e6 if collect_per_call[v.name] else 0.0
+        seconds_collected = sum(c for c, _ in collected[v.name])
+        calls_collected = sum(n for _, n in collected[v.name])
+        row["collect_us_per_call"] = seconds_collected / calls_collected * 1e6 if calls_collected else 0.0
         row["spans"] = v.otel.spans.count if v.otel else 0
         row["metrics"] = sorted(v.metric_names)
         results[v.name] = row
@@ -427,22 +514,30 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
         "goals": {"call_us": GOAL_CALL_US, "chunk_us": GOAL_CHUNK_US},
         "results": results,
         "ratio": {kind: _ratio(lens[f"{kind}_added_us"], official[f"{kind}_added_us"])
-                  for kind in ("call", "chunk", "direct_call", "direct_chunk")},
+                  for kind in ("call", "chunk", "direct_call", "direct_chunk")}
+        | {"direct_chunk_marginal": _ratio(lens["direct_chunk_marginal_us"], official["direct_chunk_marginal_us"])},
         "meets_goals": {
             "call": lens["call_added_us"] <= GOAL_CALL_US,
-            "chunk": lens["chunk_added_us"] <= GOAL_CHUNK_US,
             "direct_call": lens["direct_call_added_us"] <= GOAL_CALL_US,
-            "direct_chunk": lens["direct_chunk_added_us"] <= GOAL_CHUNK_US,
+            "direct_chunk_marginal": lens["direct_chunk_marginal_us"] <= GOAL_CHUNK_US,
             "below_official_call": lens["call_added_us"] < official["call_added_us"],
             "below_official_chunk": lens["chunk_added_us"] < official["chunk_added_us"],
             "below_official_direct_call": lens["direct_call_added_us"] < official["direct_call_added_us"],
-            "below_official_direct_chunk": lens["direct_chunk_added_us"] < official["direct_chunk_added_us"],
+            "below_official_direct_chunk": lens["direct_chunk_marginal_us"] < official["direct_chunk_marginal_us"],
         },
         # genai-lens's own code: what it adds above the bare span (plain calls).
         "above_span_floor_us": {kind: lens[f"{kind}_added_us"] - results["span-floor"][f"{kind}_added_us"]
                                 for kind in ("call", "direct_call")},
         "calibration_us": calibration,
     }
+
+
+def _time(fn: Callable[[], Any], n: int) -> float:
+    """Mean CPU seconds of this thread per call of ``fn``, over ``n`` calls (no gc.collect: blocks are short)."""
+    start = time.thread_time()
+    for _ in range(n):
+        fn()
+    return (time.thread_time() - start) / n
 
 
 def _quartiles(values: list[float]) -> list[float]:
@@ -488,24 +583,35 @@ def table(report: dict) -> str:
     def fmt(value: float | None, spec: str = ".1f") -> str:
         return "n/a" if value is None else format(value, spec)
 
-    rows = [("variant", "method", "µs/call", "µs/call added", "µs/stream added", "µs/chunk added", "ours/official call, chunk")]
+    rows = [("variant", "method", "µs/call", "µs/call added", "µs/stream added", "µs/chunk added", "µs/extra chunk",
+             "ours/official: call, chunk")]
     for name in VARIANTS:
         r = res[name]
         streams = name not in ("baseline", "span-floor")
         for method, prefix in (("end to end", ""), ("wrapper only", "direct_")):
+            if name == "genai-lens":
+                chunk_ratio = ratio["chunk"] if prefix == "" else ratio["direct_chunk_marginal"]
+                ours = f"{fmt(ratio[prefix + 'call'], '.2f')}, {fmt(chunk_ratio, '.2f')}"
+            else:
+                ours = ""
             rows.append((
                 name, method, fmt(r[f"{prefix}call_us"]),
                 fmt(r[f"{prefix}call_added_us"]) if name != "baseline" else "-",
                 fmt(r[f"{prefix}stream_added_us"]) if streams else "-",
                 fmt(r[f"{prefix}chunk_added_us"], ".2f") if streams else "-",
-                f"{fmt(ratio[prefix + 'call'], '.2f')}, {fmt(ratio[prefix + 'chunk'], '.2f')}" if name == "genai-lens" else "",
+                fmt(r["direct_chunk_marginal_us"], ".2f") if streams and prefix else "-",
+                ours,
             ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     s, m, cal = report["settings"], report["machine"], report["calibration_us"]
-    lines.append(f"{s['rounds']} rounds x {s['calls']} calls and {s['streams']} streams of {s['chunks']} content chunks; "
-                 f"medians of per-round differences; CPU time of the calling thread")
+    lines.append(f"end to end: {s['rounds']} rounds x {s['calls']} calls and {s['streams']} streams of {s['chunks']} content "
+                 f"chunks; wrapper only: {s['blocks']} interleaved blocks x {s['block_calls']} calls and {s['block_streams']} "
+                 f"streams of {s['chunks']} and of {max(1, s['chunks'] // 5)} chunks; medians of paired differences "
+                 "with the baseline; CPU time of the calling thread")
+    lines.append("µs/chunk added: a whole stream's added time / its chunks (includes the per-call part); "
+                 "µs/extra chunk: long stream minus short stream, per extra chunk")
     floor = report["above_span_floor_us"]
     lines.append(f"genai-lens above the span floor (its own code, plain call): {floor['call']:.1f} µs end to end, "
                  f"{floor['direct_call']:.1f} µs wrapper only")
@@ -526,9 +632,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--calls", type=int)
     parser.add_argument("--streams", type=int)
     parser.add_argument("--chunks", type=int)
+    parser.add_argument("--blocks", type=int, help="wrapper only: interleaved blocks per variant")
+    parser.add_argument("--block-calls", dest="block_calls", type=int)
+    parser.add_argument("--block-streams", dest="block_streams", type=int)
     args = parser.parse_args(argv)
     settings = Settings(**(QUICK.__dict__ if args.quick else {}))
-    for name in ("rounds", "calls", "streams", "chunks"):
+    for name in ("rounds", "calls", "streams", "chunks", "blocks", "block_calls", "block_streams"):
         if getattr(args, name) is not None:
             setattr(settings, name, getattr(args, name))
     # The instrumentations log nothing on the happy path; keep stray warnings off the table.

@@ -35,31 +35,36 @@ def bench():
 
 def test_quick_run_reports_every_variant(bench, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    report = bench.main(["--quick", "--rounds", "2", "--calls", "3", "--streams", "2", "--chunks", "5", "--json", str(out)])
+    report = bench.main(["--quick", "--rounds", "2", "--calls", "3", "--streams", "2", "--chunks", "10",
+                         "--blocks", "3", "--block-calls", "4", "--block-streams", "1", "--json", str(out)])
 
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     assert set(report["results"]) == {"baseline", "genai-lens", "official", "span-floor"}
     warmup = bench.QUICK.warmup
-    calls_per_method = warmup + max(1, warmup // 5) + 3 + 2          # warm-up calls and streams, timed calls and streams
-    expected_spans = 2 * 2 * calls_per_method                       # 2 rounds x (end to end + wrapper only)
+    warm_streams = max(1, warmup // 5)
+    end_to_end = 2 * (warmup + warm_streams + 3 + 2)                 # 2 rounds: warm-up, timed calls and streams
+    wrapper_only = warmup + 2 * warm_streams + 3 * (4 + 2 * 1)       # warm-up, then 3 blocks of calls, long and short streams
+    expected_spans = end_to_end + wrapper_only
     assert report["results"]["baseline"]["spans"] == 0
     assert report["results"]["genai-lens"]["spans"] == expected_spans
     assert report["results"]["official"]["spans"] == expected_spans
     assert report["results"]["span-floor"]["spans"] == expected_spans
     assert report["results"]["span-floor"]["metrics"] == []  # the floor is the span alone
-    # genai-lens hides the usage-only chunk it asked for: role chunk + 5 content + finish chunk.
-    assert report["results"]["baseline"]["chunks_seen_by_caller"] == 8
-    assert report["results"]["official"]["chunks_seen_by_caller"] == 8
-    assert report["results"]["genai-lens"]["chunks_seen_by_caller"] == 7
+    # genai-lens hides the usage-only chunk it asked for: role chunk + 10 content + finish chunk.
+    assert report["results"]["baseline"]["chunks_seen_by_caller"] == 13
+    assert report["results"]["official"]["chunks_seen_by_caller"] == 13
+    assert report["results"]["genai-lens"]["chunks_seen_by_caller"] == 12
     lens_metrics = set(report["results"]["genai-lens"]["metrics"])
     assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage", "genai_lens.cost",
             "gen_ai.client.operation.time_to_first_chunk", "gen_ai.client.operation.time_per_output_chunk"} <= lens_metrics
     assert "gen_ai.client.operation.duration" in report["results"]["official"]["metrics"]
     for name in ("genai-lens", "official"):
         row = report["results"][name]
-        for key in ("call_added_us", "chunk_added_us", "direct_call_added_us", "direct_chunk_added_us"):
+        for key in ("call_added_us", "chunk_added_us", "direct_call_added_us", "direct_chunk_added_us",
+                    "direct_chunk_marginal_us"):
             assert math.isfinite(row[key]), (name, key)
-    assert report["settings"] == {"rounds": 2, "calls": 3, "streams": 2, "chunks": 5, "warmup": warmup}
+    assert report["settings"] == {"rounds": 2, "calls": 3, "streams": 2, "chunks": 10, "warmup": warmup,
+                                  "blocks": 3, "block_calls": 4, "block_streams": 1}
     table = capsys.readouterr().out
     floor = report["above_span_floor_us"]
     assert floor["direct_call"] == pytest.approx(report["results"]["genai-lens"]["direct_call_added_us"]
