@@ -16,7 +16,9 @@ what the response said, and ends it once::
 
 ``end()`` is idempotent: the span ends and the metrics are recorded exactly once,
 whichever of a full iteration, ``close()``, an error or garbage collection gets
-there first. Every method swallows its own errors (see ``safety``).
+there first. The span ends on the caller's thread; the metrics are queued and
+recorded on the metric reader's thread at its next collection (``deferred``).
+Every method swallows its own errors (see ``safety``).
 """
 
 from __future__ import annotations

@@ -110,6 +110,35 @@ def test_pricing_that_raises(instrumented_with, openai_client, gemini_client, ca
         assert a.ERROR_TYPE not in span.attributes
 
 
+class ExplodingHistogram:
+    """Stands in for the SDK's token histogram: every record raises."""
+
+    def record(self, value, attributes=None, context=None):
+        raise RuntimeError("histogram exploded")
+
+
+def test_metric_recording_that_raises(instrumented_with, openai_client, caplog, fresh_log_once):
+    """Metrics are recorded on the reader's thread: a failing instrument costs the app nothing,
+    is logged once, and the spans are whole."""
+    otel = instrumented_with(Otel())
+    otel.telemetry.instruments.token_usage = ExplodingHistogram()
+    caplog.set_level(logging.WARNING, logger="sdk_instrumentation")
+    headers = {"x-fake-input-tokens": "10", "x-fake-output-tokens": "4"}
+    for _ in range(3):
+        response = openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, extra_headers=headers)
+        assert response.choices[0].message.content == DEFAULT_REPLY
+    assert our_warnings(caplog) == []  # nothing failed on the app's thread
+    assert len(otel.finished_spans()) == 3
+    assert all(span.attributes[a.USAGE_INPUT_TOKENS] == 10 for span in otel.finished_spans())
+
+    assert otel.count(a.METRIC_OPERATION_DURATION) == 3  # recorded before the failing instrument
+    assert otel.points(a.METRIC_TOKEN_USAGE) == []
+    warnings = our_warnings(caplog)
+    assert [r.getMessage() for r in warnings] == [
+        "genai-lens instrumentation error in metrics.record (ignored; logged once): RuntimeError"]
+    assert len(otel.telemetry.instruments.queue) == 0
+
+
 class UnprintablePart(types.Part):
     """A valid Part for the client, but str(), repr() and JSON encoding of it raise."""
 
