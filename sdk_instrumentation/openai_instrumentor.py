@@ -18,7 +18,6 @@ usage-only chunk from the caller.
 from __future__ import annotations
 
 import functools
-from time import monotonic
 from typing import Any, Collection
 
 import wrapt
@@ -245,8 +244,7 @@ def _read_response(call: Call, kind: str, response) -> None:
 class _StreamHandler:
     """Reads chat chunks or Responses events as they pass; see ``streams``.
 
-    ``process`` runs once per chunk, so it is the chat or the Responses reader chosen up front,
-    and it times content chunks inline (what ``Call.chunk`` does)."""
+    ``process`` runs once per chunk, so it is the chat or the Responses reader, chosen up front."""
 
     __slots__ = ("call", "kind", "hide_usage", "usage", "model", "response_id", "finish_reasons", "response", "process")
 
@@ -271,13 +269,7 @@ class _StreamHandler:
             for choice in choices:
                 delta = choice.delta
                 if delta is not None and (delta.content or delta.tool_calls or delta.refusal):
-                    call = self.call
-                    now = monotonic()
-                    if call.first_chunk_at is None:
-                        call.first_chunk_at = now
-                    else:
-                        call.chunk_gaps.append(now - call.last_chunk_at)
-                    call.last_chunk_at = now
+                    self.call.chunk()
                     break
             for choice in choices:
                 if choice.finish_reason:

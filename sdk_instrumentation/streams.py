@@ -22,12 +22,55 @@ from .safety import guard, log_once
 __all__ = ["TracedStream", "AsyncTracedStream"]
 
 
-def _process(handler, item) -> bool:
-    try:
-        return handler.process(item)
-    except Exception as exc:  # noqa: BLE001
-        log_once("stream.process", exc)
-        return False
+def _items(owner, handler, wrapped_next):
+    """The caller's items, each through ``handler.process`` (hidden when it says so).
+
+    A generator: a ``for`` loop resumes it per chunk, which costs less than a ``__next__``
+    method called through the type slot. ``owner`` is the proxy when a loop runs over
+    ``iter(proxy)``: the loop may hold only this generator (``for c in client.create(...)``),
+    so it keeps the proxy alive until the loop ends. ``__next__``'s generator, stored on the
+    proxy, gets None, so that no cycle delays an abandoned proxy's ``__del__``. Leaving a loop
+    part-way (``break``) does not end the call: the stream may still be read on, so the call
+    ends with the stream (exhaustion, ``close()``, ``with`` or garbage collection).
+    """
+    process = handler.process
+    while True:
+        try:
+            item = wrapped_next()
+        except StopIteration:
+            _finish(handler)
+            return
+        except Exception as exc:
+            _finish(handler, exc)
+            raise
+        try:
+            hide = process(item)
+        except Exception as exc:  # noqa: BLE001
+            log_once("stream.process", exc)
+            hide = False
+        if not hide:
+            yield item
+
+
+async def _async_items(owner, handler, wrapped_anext):
+    """``_items`` for async streams (an async generator)."""
+    process = handler.process
+    while True:
+        try:
+            item = await wrapped_anext()
+        except StopAsyncIteration:
+            _finish(handler)
+            return
+        except Exception as exc:
+            _finish(handler, exc)
+            raise
+        try:
+            hide = process(item)
+        except Exception as exc:  # noqa: BLE001
+            log_once("stream.process", exc)
+            hide = False
+        if not hide:
+            yield item
 
 
 def _finish(handler, error=None) -> None:
@@ -39,46 +82,16 @@ class TracedStream(wrapt.ObjectProxy):
     def __init__(self, wrapped, handler):
         super().__init__(wrapped)
         self._self_handler = handler
+        self._self_items = None  # the generator next(stream) reads, made on first use
 
     def __iter__(self):
-        """A generator over the same items ``__next__`` gives: a ``for`` loop resumes it per
-        chunk, which costs less than calling ``__next__`` through the type slot. Dropping it
-        part-way (``break``) does not end the call: the stream may still be read on, so the
-        call ends with the stream (exhaustion, ``close()``, ``with`` or garbage collection)."""
-        handler = self._self_handler
-        process = handler.process
-        wrapped_next = self.__wrapped__.__next__
-        while True:
-            try:
-                item = wrapped_next()
-            except StopIteration:
-                _finish(handler)
-                return
-            except Exception as exc:
-                _finish(handler, exc)
-                raise
-            try:
-                hide = process(item)
-            except Exception as exc:  # noqa: BLE001
-                log_once("stream.process", exc)
-                hide = False
-            if not hide:
-                yield item
+        return _items(self, self._self_handler, self.__wrapped__.__next__)
 
     def __next__(self):
-        handler = self._self_handler
-        wrapped_next = self.__wrapped__.__next__
-        while True:
-            try:
-                item = wrapped_next()
-            except StopIteration:
-                _finish(handler)
-                raise
-            except Exception as exc:
-                _finish(handler, exc)
-                raise
-            if not _process(handler, item):
-                return item
+        items = self._self_items
+        if items is None:
+            items = self._self_items = _items(None, self._self_handler, self.__wrapped__.__next__)
+        return next(items)
 
     def __enter__(self):
         self.__wrapped__.__enter__()
@@ -106,45 +119,16 @@ class AsyncTracedStream(wrapt.ObjectProxy):
     def __init__(self, wrapped, handler):
         super().__init__(wrapped)
         self._self_handler = handler
+        self._self_items = None  # the async generator await anext(stream) reads, made on first use
 
-    async def __aiter__(self):
-        """An async generator over the same items ``__anext__`` gives (cheaper per chunk than a
-        coroutine per ``__anext__``); as in ``TracedStream.__iter__``, leaving it part-way does
-        not end the call."""
-        handler = self._self_handler
-        process = handler.process
-        wrapped_anext = self.__wrapped__.__anext__
-        while True:
-            try:
-                item = await wrapped_anext()
-            except StopAsyncIteration:
-                _finish(handler)
-                return
-            except Exception as exc:
-                _finish(handler, exc)
-                raise
-            try:
-                hide = process(item)
-            except Exception as exc:  # noqa: BLE001
-                log_once("stream.process", exc)
-                hide = False
-            if not hide:
-                yield item
+    def __aiter__(self):
+        return _async_items(self, self._self_handler, self.__wrapped__.__anext__)
 
     async def __anext__(self):
-        handler = self._self_handler
-        wrapped = self.__wrapped__
-        while True:
-            try:
-                item = await wrapped.__anext__()
-            except StopAsyncIteration:
-                _finish(handler)
-                raise
-            except Exception as exc:
-                _finish(handler, exc)
-                raise
-            if not _process(handler, item):
-                return item
+        items = self._self_items
+        if items is None:
+            items = self._self_items = _async_items(None, self._self_handler, self.__wrapped__.__anext__)
+        return await items.__anext__()
 
     async def __aenter__(self):
         await self.__wrapped__.__aenter__()
