@@ -1,6 +1,6 @@
 """Shared pieces of the genai-lens dashboards: the data source, the filters F1-F6, panel helpers.
 
-Every panel helper takes ``covers`` (feature IDs of ../shared/FEATURES.md) and writes
+Every panel helper takes ``covers`` (feature IDs of docs/features.md) and writes
 ``Covers: <IDs>`` into the panel description, sets a unit, the ``$datasource`` data source
 and a "No data in range" empty state.
 

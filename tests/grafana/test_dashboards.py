@@ -1,4 +1,4 @@
-"""The committed dashboards: up to date, well-formed, covering FEATURES.md, using DESIGN.md's names only."""
+"""The committed dashboards: up to date, well-formed, covering docs/features.md, using docs/design.md's names only."""
 
 import json
 import pathlib
@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+DOCS = ROOT / "docs"  # the project's own copies of the feature list and the name contract
 sys.path.insert(0, str(ROOT))
 
 from grafana.dashboards_src import DASHBOARDS, render_dashboards  # noqa: E402
@@ -95,7 +95,7 @@ def test_cost_by_model_links_to_model_detail():
 
 
 def feature_ids() -> set[str]:
-    text = (SHARED / "FEATURES.md").read_text()
+    text = (DOCS / "features.md").read_text()
     return set(re.findall(r"^- ([FCUPRV]\d+) ", text, flags=re.M))
 
 
@@ -118,7 +118,7 @@ def test_every_feature_is_covered():
 
 def design_names() -> tuple[set[str], set[str]]:
     """Metric and label names of DESIGN.md's 'Prometheus names' section, with histogram series expanded."""
-    text = (SHARED / "DESIGN.md").read_text()
+    text = (DOCS / "design.md").read_text()
     section = text.split("### Prometheus names", 1)[1].split("\n### ", 1)[0]
     metrics, labels = set(), set()
     for name in re.findall(r"`([a-z_{},*]+)`", section):
