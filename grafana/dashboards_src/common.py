@@ -47,6 +47,9 @@ WEB_SEARCH_CALLS = "genai_lens_web_search_calls_total"
 FILTER = f'{PROVIDER}=~"$provider", {MODEL}=~"$model", {KEY}=~"$api_key", {BILLING}=~"$billing"'
 
 TOKENS_PER_SECOND = "suffix: tokens/s"
+# Counts (requests, tokens, models): Grafana's "locale" unit with no decimals, so 1520 shows as
+# "1,520" (not "1.52 K" as with "short") and an increase() extrapolated to 16.2 shows as "16".
+COUNT = "locale"
 
 
 def sel(metric: str, extra: str = "") -> str:
@@ -128,9 +131,10 @@ def q(expr: str, legend: str = "__auto", ref: str = "A", instant: bool = False, 
 
 # ---------------------------------------------------------------- panels
 
-def _common(panel, title: str, text: str, covers: list[str], unit: str, w: int, h: int):
-    return (panel.title(title).description(describe(text, covers)).datasource(DS)
-            .unit(unit).no_value(NO_DATA).span(w).height(h))
+def _common(panel, title: str, text: str, covers: list[str], unit: str, w: int, h: int, count_decimals: bool = True):
+    panel = (panel.title(title).description(describe(text, covers)).datasource(DS)
+             .unit(unit).no_value(NO_DATA).span(w).height(h))
+    return panel.decimals(0) if unit == COUNT and count_decimals else panel
 
 
 def stat_panel(title: str, text: str, covers: list[str], unit: str, queries: list, w: int = 6, h: int = 4,
@@ -165,11 +169,14 @@ def table_panel(title: str, text: str, covers: list[str], unit: str, queries: li
                 sort_by: str, w: int = 12, h: int = 8, units: dict[str, str] | None = None):
     """An instant table: one query per column, merged on the label columns, renamed, sorted.
 
+    ``unit`` is the default of every column; ``units`` overrides it per (renamed) column, and a
+    ``COUNT`` column also gets 0 decimals.
+
     CSV export: panel menu > Inspect > Data > Download CSV (Grafana's own).
     """
     excluded = {"Time": True}
     panel = (_common(table.Panel(), title, text + " Export: panel menu > Inspect > Data > Download CSV.",
-                     covers, unit, w, h)
+                     covers, unit, w, h, count_decimals=False)
              .targets(queries)
              .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
              .with_transformation(dm.DataTransformerConfig(id_val="organize", options={
@@ -180,7 +187,10 @@ def table_panel(title: str, text: str, covers: list[str], unit: str, queries: li
              .sort_by([cb.TableSortByFieldState().display_name(sort_by).desc(True)])
              .footer(cb.TableFooterOptions().show(False).reducer(["sum"])))
     for field, field_unit in (units or {}).items():
-        panel = panel.override_by_name(field, [dm.DynamicConfigValue(id_val="unit", value=field_unit)])
+        properties = [dm.DynamicConfigValue(id_val="unit", value=field_unit)]
+        if field_unit == COUNT:
+            properties.append(dm.DynamicConfigValue(id_val="decimals", value=0))
+        panel = panel.override_by_name(field, properties)
     return panel
 
 

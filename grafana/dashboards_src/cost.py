@@ -2,7 +2,7 @@
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from .common import (CALLS, COST, COST_TYPE, KEY, MODEL, OPERATION, PROVIDER, TOKEN_TYPE, TOKENS, bars_panel,
+from .common import (COUNT, CALLS, COST, COST_TYPE, KEY, MODEL, OPERATION, PROVIDER, TOKEN_TYPE, TOKENS, bars_panel,
                      dashboard, pie_panel, q, row, stat_panel, table_panel, total)
 
 UID = "genai-lens-cost"
@@ -61,23 +61,23 @@ def build():
                                 [q(total(COST, by=PROVIDER), f"{{{{{PROVIDER}}}}}", instant=True)])
     by_key = table_panel(
         "Cost by API key", "Total cost and number of calls per API key (alias or redacted key).",
-        ["C10", "U7"], "short",
+        ["C10", "U7"], COUNT,
         [q(total(COST, by=KEY), ref="A", instant=True, table_format=True),
          q(total(CALLS, by=KEY), ref="B", instant=True, table_format=True)],
         {KEY: "API key", "Value #A": "Total cost", "Value #B": "Requests"}, sort_by="Total cost",
-        units={"Total cost": "currencyUSD"})
+        units={"Total cost": "currencyUSD", "Requests": COUNT})
     by_provider = table_panel(
         "Cost by provider", "Total spend and calls per provider; click a column header to sort.",
-        ["C11", "C9"], "short",
+        ["C11", "C9"], COUNT,
         [q(total(COST, by=PROVIDER), ref="A", instant=True, table_format=True),
          q(total(CALLS, by=PROVIDER), ref="B", instant=True, table_format=True)],
         {PROVIDER: "Provider", "Value #A": "Total cost", "Value #B": "Requests"}, sort_by="Total cost",
-        units={"Total cost": "currencyUSD"})
+        units={"Total cost": "currencyUSD", "Requests": COUNT})
     pm = f"{PROVIDER}, {MODEL}"
     details = table_panel(
         "Provider details",
         "Per model under each provider: calls, input and output tokens, cost per call, total cost.",
-        ["C12"], "short",
+        ["C12"], COUNT,
         [q(total(CALLS, by=pm), ref="A", instant=True, table_format=True),
          q(total(TOKENS, f'{TOKEN_TYPE}="input"', by=pm), ref="B", instant=True, table_format=True),
          q(total(TOKENS, f'{TOKEN_TYPE}="output"', by=pm), ref="C", instant=True, table_format=True),
@@ -85,7 +85,8 @@ def build():
          q(total(COST, by=pm), ref="E", instant=True, table_format=True)],
         {PROVIDER: "Provider", MODEL: "Model", "Value #A": "Calls", "Value #B": "Input tokens",
          "Value #C": "Output tokens", "Value #D": "Cost per call", "Value #E": "Total cost"},
-        sort_by="Total cost", w=24, units={"Cost per call": "currencyUSD", "Total cost": "currencyUSD"})
+        sort_by="Total cost", w=24, units={"Calls": COUNT, "Input tokens": COUNT, "Output tokens": COUNT, "Cost per call": "currencyUSD",
+               "Total cost": "currencyUSD"})
 
     d = dashboard(UID, "genai-lens / Cost analytics",
                   "What LLM calls cost, by model, type, operation, provider and API key. "

@@ -1,6 +1,6 @@
 """Per-model detail (uid ``genai-lens-model``): opened from *Total cost by model* (C7) with ``var-model``."""
 
-from .common import (SUCCEEDED, CALLS, COST, COST_TYPE, DURATION_SUM, THROUGHPUT_COUNT, THROUGHPUT_SUM, TOKEN_TYPE, TOKENS,
+from .common import (COUNT, SUCCEEDED, CALLS, COST, COST_TYPE, DURATION_SUM, THROUGHPUT_COUNT, THROUGHPUT_SUM, TOKEN_TYPE, TOKENS,
                      TOKENS_PER_SECOND, TTFC_BUCKET, bars_panel, dashboard, lines_panel, q, row, sel, stat_panel,
                      total)
 
@@ -11,17 +11,19 @@ def build():
     cards = [
         stat_panel("Model cost", "Spend on the selected model(s) in the range.", ["C7"], "currencyUSD",
                    [q(total(COST), "Cost", instant=True)], w=4),
-        stat_panel("Model requests", "Calls to the selected model(s).", ["C7"], "short",
+        stat_panel("Model requests", "Calls to the selected model(s).", ["C7"], COUNT,
                    [q(total(CALLS), "Requests", instant=True)], w=4),
-        stat_panel("Model tokens", "Input + output tokens.", ["C7"], "short",
+        stat_panel("Model tokens", "Input + output tokens.", ["C7"], COUNT,
                    [q(total(TOKENS), "Tokens", instant=True)], w=4),
         stat_panel("Model cost per request", "Cost / calls.", ["C7"], "currencyUSD",
                    [q(f"{total(COST)} / {total(CALLS)}", "Per request", instant=True)], w=4, decimals=6),
-        stat_panel("Model average latency", "Mean call duration, ms.", ["C7"], "ms",
-                   [q(f"{total(DURATION_SUM)} / {total(CALLS)} * 1000", "Latency", instant=True)], w=4),
+        stat_panel("Model average latency", "Mean duration of successful calls, ms.", ["C7"], "ms",
+                   [q(f"{total(DURATION_SUM, SUCCEEDED)} / {total(CALLS, SUCCEEDED)} * 1000", "Latency", instant=True)],
+                   w=4),
         stat_panel("Model average throughput", "Mean per-call output tokens / generation seconds.", ["C7"],
                    TOKENS_PER_SECOND,
-                   [q(f"{total(THROUGHPUT_SUM)} / {total(THROUGHPUT_COUNT)}", "Throughput", instant=True)], w=4,
+                   [q(f"{total(THROUGHPUT_SUM, SUCCEEDED)} / {total(THROUGHPUT_COUNT, SUCCEEDED)}", "Throughput",
+                      instant=True)], w=4,
                    decimals=1),
     ]
     charts = [
@@ -29,13 +31,13 @@ def build():
                    "currencyUSD", [q(total(COST, by=COST_TYPE, window="$granularity"), f"{{{{{COST_TYPE}}}}}",
                                      interval="$granularity")]),
         bars_panel("Model tokens by type", "Input and output tokens per $granularity bucket.", ["C7", "F1"],
-                   "short", [q(total(TOKENS, by=TOKEN_TYPE, window="$granularity"), f"{{{{{TOKEN_TYPE}}}}}",
+                   COUNT, [q(total(TOKENS, by=TOKEN_TYPE, window="$granularity"), f"{{{{{TOKEN_TYPE}}}}}",
                                interval="$granularity")]),
         lines_panel("Model time to first token", "p50 / p95 time to first chunk of streaming calls, ms.", ["C7"],
                     "ms",
-                    [q(f"histogram_quantile(0.5, sum by (le) (rate({sel(TTFC_BUCKET)}[$__rate_interval]))) * 1000",
+                    [q(f"histogram_quantile(0.5, sum by (le) (rate({sel(TTFC_BUCKET, SUCCEEDED)}[$__rate_interval]))) * 1000",
                        "p50", "A"),
-                     q(f"histogram_quantile(0.95, sum by (le) (rate({sel(TTFC_BUCKET)}[$__rate_interval]))) * 1000",
+                     q(f"histogram_quantile(0.95, sum by (le) (rate({sel(TTFC_BUCKET, SUCCEEDED)}[$__rate_interval]))) * 1000",
                        "p95", "B")]),
         lines_panel("Model success rate", "Calls without error / all calls, per $__rate_interval.", ["C7"],
                     "percentunit",

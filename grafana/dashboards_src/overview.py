@@ -3,15 +3,20 @@
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm, dashboard as dm
 
-from .common import (COST, MODEL, TOKENS, bargauge_panel, bars_panel, dashboard, lines_panel, pie_panel, q, row,
+from .common import (COUNT, COST, MODEL, TOKENS, bargauge_panel, bars_panel, dashboard, lines_panel, pie_panel, q, row,
                      sel, stat_panel, table_panel, total)
 
 UID = "genai-lens-overview"
 
-# Spend from the dashboard's start to each point: the counter now minus the counter at the range
-# start (@ start()). A series born inside the range started at 0 (the exporter serves new series
-# at 0 first), so it counts in full; an exporter restart inside the range breaks the line.
-CUMULATIVE = f"sum({sel(COST)}) - (sum({sel(COST)} @ start()) or vector(0))"
+# Spend from the start of the first bucket to the end of each bucket, so the point at t (a bucket
+# start, as Grafana aligns the query to the $granularity step) is the cumulative total of the bars
+# up to and including the bar at t, and the last point (the open bucket) is the spend up to the
+# latest sample: the counter's latest value in the bucket [t, t + granularity] (looking forward
+# like the bars) minus the counter at the query's aligned start (@ start()). A series born inside
+# the range started at 0 (the exporter serves new series at 0 first), so it counts in full; an
+# exporter restart without its state file inside the range breaks the line.
+CUMULATIVE = (f"sum(last_over_time({sel(COST)}[$granularity] offset -$granularity))"
+              f" - (sum({sel(COST)} @ start()) or vector(0))")
 
 # Seconds from now to the end of the current UTC month.
 TO_MONTH_END = "(scalar(days_in_month() - day_of_month()) + 1) * 86400 - time() % 86400"
@@ -23,7 +28,7 @@ def build():
     cards = [
         stat_panel("Total cost", "Spend on all models in the time range, USD.", ["V1"], "currencyUSD",
                    [q(total(COST), "Total cost", instant=True)]),
-        stat_panel("Total tokens", "Input + output tokens of all calls.", ["V2"], "short",
+        stat_panel("Total tokens", "Input + output tokens of all calls.", ["V2"], COUNT,
                    [q(total(TOKENS), "Total tokens", instant=True)]),
         stat_panel("Avg cost / 1M tokens", "Total cost / total tokens x 1,000,000.", ["V3"], "currencyUSD",
                    [q(f"{total(COST)} / {total(TOKENS)} * 1e6", "Per 1M tokens", instant=True)], decimals=4),
@@ -38,7 +43,7 @@ def build():
         "Bars: spend per model per $granularity bucket. Line: cumulative total spend since the start of the "
         "time range (counter now - counter at the range start).", ["V5", "F1"], "currencyUSD",
         [q(total(COST, by=MODEL, window="$granularity"), f"{{{{{MODEL}}}}}", "A", interval="$granularity"),
-         q(CUMULATIVE, "Cumulative total", "B")], w=24, h=10)
+         q(CUMULATIVE, "Cumulative total", "B", interval="$granularity")], w=24, h=10)
     chart = chart.override_by_query("B", [
         dm.DynamicConfigValue(id_val="custom.drawStyle", value="line"),
         dm.DynamicConfigValue(id_val="custom.fillOpacity", value=0),
@@ -50,18 +55,18 @@ def build():
     summary = [
         stat_panel("Cost details: total cost", "Absolute spend in the range.", ["V6"], "currencyUSD",
                    [q(total(COST), "Total cost", instant=True)], w=4),
-        stat_panel("Cost details: total tokens", "Absolute tokens processed.", ["V6"], "short",
+        stat_panel("Cost details: total tokens", "Absolute tokens processed.", ["V6"], COUNT,
                    [q(total(TOKENS), "Total tokens", instant=True)], w=4),
         stat_panel("Cost details: cost per token", "Total cost / total tokens, USD per token.", ["V6"],
                    "currencyUSD", [q(f"{total(COST)} / {total(TOKENS)}", "Per token", instant=True)], w=4,
                    decimals=8),
-        stat_panel("Cost details: models", "Number of models with spend in the range.", ["V6"], "short",
+        stat_panel("Cost details: models", "Number of models with spend in the range.", ["V6"], COUNT,
                    [q(f"count({total(COST, by=MODEL)} > 0)", "Models", instant=True)], w=4),
         bargauge_panel("Cost details: share of spend per model", "Each model's share of total spend.", ["V6"],
                        "percentunit", [q(share, f"{{{{{MODEL}}}}}", instant=True)]),
     ]
     distribution = [
-        table_panel("Model distribution", "Model, share of spend and amount spent.", ["V7"], "short",
+        table_panel("Model distribution", "Model, share of spend and amount spent.", ["V7"], COUNT,
                     [q(share, ref="A", instant=True, table_format=True),
                      q(total(COST, by=MODEL), ref="B", instant=True, table_format=True)],
                     {MODEL: "Model", "Value #A": "Share of spend", "Value #B": "Spend"}, sort_by="Spend",

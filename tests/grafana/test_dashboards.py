@@ -20,7 +20,7 @@ DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 RULE_FILES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 UIDS = {"genai-lens-cost.json": "genai-lens-cost", "genai-lens-usage.json": "genai-lens-usage",
         "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model"}
-UNITS = {"currencyUSD", "ms", "short", "percentunit", "suffix: tokens/s"}
+UNITS = {"currencyUSD", "ms", "locale", "percentunit", "suffix: tokens/s"}
 
 
 def committed() -> dict[str, dict]:
@@ -66,6 +66,38 @@ def test_every_panel_has_covers_unit_datasource_and_empty_state():
             assert defaults["noValue"] == "No data in range"
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
             assert panel["targets"] and all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+
+
+def test_counts_show_as_integers_with_thousands_separators():
+    """Requests, tokens and model counts use the "locale" unit with 0 decimals, never "short" ("1.52 K")."""
+    count_fields = 0
+    for data in committed().values():
+        for panel in iter_panels(data):
+            defaults = panel["fieldConfig"]["defaults"]
+            if defaults["unit"] == "locale" and panel["type"] != "table":
+                assert defaults["decimals"] == 0, panel["title"]
+                count_fields += 1
+            for override in panel["fieldConfig"]["overrides"]:
+                props = {p["id"]: p["value"] for p in override["properties"]}
+                if props.get("unit") == "locale":
+                    assert props["decimals"] == 0, (panel["title"], override["matcher"])
+                    count_fields += 1
+    assert count_fields >= 25
+
+
+def test_latency_and_throughput_count_successful_calls_only():
+    """Every duration, throughput and time-to-first-chunk query selects error_type="" (no failed calls)."""
+    timing = ("gen_ai_client_operation_duration_seconds_sum", "genai_lens_throughput_tokens_per_second",
+              "gen_ai_client_operation_time_to_first_chunk_seconds")
+    seen = 0
+    for data in committed().values():
+        for query in iter_queries(data):
+            for selector in re.findall(r"(\w+)\{([^}]*)\}", query.expr):
+                if selector[0].startswith(timing) or (
+                        selector[0] == "gen_ai_client_operation_duration_seconds_count" and "_seconds_sum" in query.expr):
+                    assert 'error_type=""' in selector[1], (query.panel_title, query.expr)
+                    seen += 1
+    assert seen >= 20
 
 
 def test_tables_are_instant_table_queries_merged():
