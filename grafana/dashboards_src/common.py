@@ -46,7 +46,7 @@ WEB_SEARCH_CALLS = "genai_lens_web_search_calls_total"
 # The filters F3-F6 as one label-matcher list.
 FILTER = f'{PROVIDER}=~"$provider", {MODEL}=~"$model", {KEY}=~"$api_key", {BILLING}=~"$billing"'
 
-TOKENS_PER_SECOND = "suffix: tokens/s"
+TOKENS_PER_SECOND = "suffix:tokens/s"  # Grafana adds the space: "52.1 tokens/s"
 # Counts (requests, tokens, models): Grafana's "locale" unit with no decimals, so 1520 shows as
 # "1,520" (not "1.52 K" as with "short") and an increase() extrapolated to 16.2 shows as "16".
 COUNT = "locale"

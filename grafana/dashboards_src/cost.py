@@ -21,13 +21,13 @@ def _cost_type(kind: str) -> str:
 def build():
     cards = [
         stat_panel("Total cost", "Spend in the time range: input + output + other, USD.", ["C1"], "currencyUSD",
-                   [q(total(COST), "Total", instant=True)], w=4),
+                   [q(total(COST), "Total", instant=True)], w=4, decimals=2),
         stat_panel("Input cost", "Cost of input (prompt) tokens, including cached input.", ["C2"], "currencyUSD",
-                   [q(_cost_type("input"), "Input", instant=True)], w=4),
+                   [q(_cost_type("input"), "Input", instant=True)], w=4, decimals=2),
         stat_panel("Output cost", "Cost of output tokens, including reasoning tokens.", ["C3"], "currencyUSD",
-                   [q(_cost_type("output"), "Output", instant=True)], w=4),
+                   [q(_cost_type("output"), "Output", instant=True)], w=4, decimals=2),
         stat_panel("Other cost", "Non-token costs: web search calls, per-request fees, images.", ["C4"],
-                   "currencyUSD", [q(_cost_type("other"), "Other", instant=True)], w=4),
+                   "currencyUSD", [q(_cost_type("other"), "Other", instant=True)], w=4, decimals=2),
         stat_panel("Average cost per request", "Total cost / number of calls (failed calls included).", ["C5"],
                    "currencyUSD", [q(f"{total(COST)} / {total(CALLS)}", "Per request", instant=True)], w=4,
                    decimals=6),

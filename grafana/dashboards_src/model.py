@@ -10,7 +10,7 @@ UID = "genai-lens-model"
 def build():
     cards = [
         stat_panel("Model cost", "Spend on the selected model(s) in the range.", ["C7"], "currencyUSD",
-                   [q(total(COST), "Cost", instant=True)], w=4),
+                   [q(total(COST), "Cost", instant=True)], w=4, decimals=2),
         stat_panel("Model requests", "Calls to the selected model(s).", ["C7"], COUNT,
                    [q(total(CALLS), "Requests", instant=True)], w=4),
         stat_panel("Model tokens", "Input + output tokens.", ["C7"], COUNT,

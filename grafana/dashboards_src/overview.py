@@ -27,7 +27,7 @@ def build():
     share = f"{total(COST, by=MODEL)} / scalar({total(COST)})"
     cards = [
         stat_panel("Total cost", "Spend on all models in the time range, USD.", ["V1"], "currencyUSD",
-                   [q(total(COST), "Total cost", instant=True)]),
+                   [q(total(COST), "Total cost", instant=True)], decimals=2),
         stat_panel("Total tokens", "Input + output tokens of all calls.", ["V2"], COUNT,
                    [q(total(TOKENS), "Total tokens", instant=True)]),
         stat_panel("Avg cost / 1M tokens", "Total cost / total tokens x 1,000,000.", ["V3"], "currencyUSD",
@@ -54,7 +54,7 @@ def build():
     ])
     summary = [
         stat_panel("Cost details: total cost", "Absolute spend in the range.", ["V6"], "currencyUSD",
-                   [q(total(COST), "Total cost", instant=True)], w=4),
+                   [q(total(COST), "Total cost", instant=True)], w=4, decimals=2),
         stat_panel("Cost details: total tokens", "Absolute tokens processed.", ["V6"], COUNT,
                    [q(total(TOKENS), "Total tokens", instant=True)], w=4),
         stat_panel("Cost details: cost per token", "Total cost / total tokens, USD per token.", ["V6"],

@@ -20,7 +20,7 @@ DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 RULE_FILES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 UIDS = {"genai-lens-cost.json": "genai-lens-cost", "genai-lens-usage.json": "genai-lens-usage",
         "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model"}
-UNITS = {"currencyUSD", "ms", "locale", "percentunit", "suffix: tokens/s"}
+UNITS = {"currencyUSD", "ms", "locale", "percentunit", "suffix:tokens/s"}
 
 
 def committed() -> dict[str, dict]:

@@ -30,7 +30,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from grafana.dashboards_src.queries import ALL, iter_queries, substitute
 from tests.grafana.test_dashboards import all_expressions, names_in
-from tests.integration.conftest import JOB, RULE_FILES, SCRAPE_INTERVAL_S, History
+from tests.integration.conftest import History
+from tests.integration.pipeline import JOB, RULE_FILES, SCRAPE_INTERVAL_S
 from tests.workload_expectations import total
 
 ROOT = Path(__file__).resolve().parents[2]
