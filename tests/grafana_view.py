@@ -39,16 +39,25 @@ class Shown(dict):
         return matches[0]
 
 
-def evaluate(line: str, dashboard: dict, prometheus_url: str, *, now: float, time: dict | None = None,
-             variables: dict | None = None, scrape_interval: str = "15s", width: int = 1600,
-             timeout: float = 120.0) -> Shown:
-    """Every panel of ``dashboard`` as Grafana ``line`` shows it; ``now`` in seconds since the epoch."""
-    request = {"dashboard": dashboard, "prometheusUrl": prometheus_url, "now": round(now * 1000),
-               "variables": variables or {}, "scrapeInterval": scrape_interval, "width": width}
+def request(dashboard: dict, prometheus_url: str, *, now: float, time: dict | None = None,
+            variables: dict | None = None, scrape_interval: str = "15s", width: int = 1600) -> dict:
+    """One evaluation request (see evaluate.mjs); ``now`` in seconds since the epoch."""
+    body = {"dashboard": dashboard, "prometheusUrl": prometheus_url, "now": round(now * 1000),
+            "variables": variables or {}, "scrapeInterval": scrape_interval, "width": width}
     if time:
-        request["time"] = time
+        body["time"] = time
+    return body
+
+
+def evaluate_many(line: str, requests: list[dict], timeout: float = 300.0) -> list[Shown]:
+    """Several requests in one Node process (Grafana's packages load once: about 3 s)."""
     result = subprocess.run(["node", str(FRONTEND / "src" / "evaluate.mjs"), "--line", line, "--input", "-"],
-                            input=json.dumps(request), capture_output=True, text=True, timeout=timeout)
+                            input=json.dumps(requests), capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"evaluate.mjs failed ({result.returncode}): {result.stderr[-4000:]}")
-    return Shown(json.loads(result.stdout))
+    return [Shown(one) for one in json.loads(result.stdout)]
+
+
+def evaluate(line: str, dashboard: dict, prometheus_url: str, *, now: float, timeout: float = 120.0, **options) -> Shown:
+    """Every panel of ``dashboard`` as Grafana ``line`` shows it; options as for ``request``."""
+    return evaluate_many(line, [request(dashboard, prometheus_url, now=now, **options)], timeout=timeout)[0]

@@ -2,7 +2,7 @@
 //
 //   node grafana/frontend/src/evaluate.mjs --line 13.2 --input request.json [--output shown.json]
 //
-// request.json:
+// request.json (or an array of such requests, answered by an array):
 //   { "dashboard": {...dashboard JSON...}, "prometheusUrl": "http://127.0.0.1:9090",
 //     "now": 1764547200000,                       // epoch ms that "now" means (Date.now is fixed to it)
 //     "time": {"from": "now-7d", "to": "now"},    // default: the dashboard's time
@@ -316,8 +316,10 @@ async function main() {
     process.exit(values.help ? 0 : 2);
   }
   const request = JSON.parse(fs.readFileSync(values.input === '-' ? 0 : values.input, 'utf8'));
-  const result = await evaluateDashboard(values.line, request);
-  const text = JSON.stringify(result, (k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  // An array of requests is evaluated in one process (Grafana's packages load once), answered by an array.
+  const result = [];
+  for (const one of Array.isArray(request) ? request : [request]) result.push(await evaluateDashboard(values.line, one));
+  const text = JSON.stringify(Array.isArray(request) ? result : result[0], (k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
   if (values.output) fs.writeFileSync(values.output, text);
   else await new Promise((resolve) => process.stdout.write(text, resolve));
   process.exit(0);  // @grafana/runtime leaves timers behind

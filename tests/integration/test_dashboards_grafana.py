@@ -1,0 +1,226 @@
+"""What a Grafana user sees, for every panel, computed by Grafana 12.4's and 13.2's own front-end code.
+
+The ``live`` pipeline (real workload, real exporter, real Prometheus) is evaluated by
+``grafana/frontend/src/evaluate.mjs`` (see tests/grafana_view.py) at ``live.now``, a scrape timestamp,
+over the last 5 minutes (so the step of range panels is the 1 s scrape interval and the short
+workload is inside the aligned range). Expected values come from ``expectations(live)``: the
+workload's token counts and published prices, not the exporter. Assertions are on the displayed
+strings: cards, table columns and cells, legend names, pie slices, bars per bucket, the empty state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests import grafana_view
+from tests.integration.test_dashboards_prometheus import ALL_FILTERS, expectations
+from tests.workload_expectations import total
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = {p.stem: json.loads(p.read_text()) for p in sorted((ROOT / "grafana" / "dashboards").glob("*.json"))}
+RANGE = {"from": "now-5m", "to": "now"}
+GRANULARITIES = ("1h", "1d", "1w", "30d")
+NO_DATA = "No data in range"
+MODEL, KEY, PROVIDER = "gen_ai_request_model", "genai_lens_api_key", "gen_ai_provider_name"
+RAW = re.compile(r"Value #|__name__|\{|=|gen_ai_|genai_lens_")
+
+pytestmark = pytest.mark.skipif(not all(grafana_view.available(line) for line in grafana_view.LINES),
+                                reason="needs node and npm ci in grafana/frontend/grafana-*")
+
+
+def scenarios(live):
+    """(name, uid, time, variables) of every evaluation the tests read."""
+    out = []
+    for uid in DASHBOARDS:
+        for granularity in GRANULARITIES:
+            out.append((f"all-{granularity}", uid, RANGE, {**ALL_FILTERS, "granularity": granularity}))
+    out.append(("empty", "genai-lens-cost", {"from": "now-30d", "to": "now-20d"}, {"granularity": "1d"}))
+    out.append(("empty", "genai-lens-usage", {"from": "now-30d", "to": "now-20d"}, {"granularity": "1d"}))
+    out.append(("slice", "genai-lens-cost", RANGE, {**ALL_FILTERS, "model": ["gpt-4o"], "api_key": ["team-search"]}))
+    return out
+
+
+@pytest.fixture(scope="module", params=grafana_view.LINES)
+def shown(request, live):
+    """``{(scenario, uid): Shown}`` for one Grafana line."""
+    cases = scenarios(live)
+    requests = [grafana_view.request(DASHBOARDS[uid], live.prom.url, now=live.now, time=time, variables=variables,
+                                     scrape_interval="1s") for _, uid, time, variables in cases]
+    results = grafana_view.evaluate_many(request.param, requests)
+    return {(name, uid): result for (name, uid, _, _), result in zip(cases, results)}
+
+
+def money(value: float, decimals: int = 2) -> str:
+    return f"${value:.{decimals}f}"
+
+
+def count(value: float) -> str:
+    return f"{round(value):,}"
+
+
+def close_to_shown(text: str, value: float) -> bool:
+    """The displayed number (prefix, unit and scale stripped) is ``value`` rounded to the digits shown."""
+    number = re.search(r"-?\d[\d,]*\.?\d*", text).group(0).replace(",", "")
+    digits = len(number.split(".")[1]) if "." in number else 0
+    scale = 1e3 if text.rstrip().endswith("K") else 1.0
+    return abs(float(number) * scale - value) <= 0.5 * 10 ** -digits * scale + 1e-12
+
+
+def one(values: dict) -> float:
+    (value,) = values.values()
+    return value
+
+
+def test_no_errors_and_no_raw_names(shown):
+    checked = 0
+    for (scenario, uid), result in shown.items():
+        for panel in result["panels"]:
+            if panel["type"] == "row":
+                continue
+            assert not panel.get("errors"), (uid, panel["title"], panel.get("errors"))
+            s = panel["shown"]
+            names = [v["title"] for v in s.get("values", []) + s.get("slices", [])]
+            names += s.get("columns", []) + [series["name"] for series in s.get("series", [])]
+            for name in names:
+                assert not RAW.search(name), (scenario, uid, panel["title"], name)
+                checked += 1
+    assert checked > 100
+
+
+def test_cards_show_the_exact_strings(shown, live):
+    result = shown[("all-1d", "genai-lens-cost")]
+    want = expectations(live)
+    cost = one(want[("genai-lens-cost", "Total cost", "A")])
+    for title in ("Total cost", "Input cost", "Output cost", "Other cost"):
+        value = one(want[("genai-lens-cost", title, "A")])
+        assert result.panel(title)["shown"]["strings"] == [money(value)], title
+    assert result.panel("Average cost per request")["shown"]["strings"] == [
+        money(one(want[("genai-lens-cost", "Average cost per request", "A")]), 6)]
+    assert result.panel("Average cost per 1M tokens")["shown"]["strings"] == [
+        money(one(want[("genai-lens-cost", "Average cost per 1M tokens", "A")]), 4)]
+    usage = shown[("all-1d", "genai-lens-usage")]
+    for title in ("Total token usage", "Input token usage", "Output token usage", "Total API requests"):
+        assert usage.panel(title)["shown"]["strings"] == [count(one(want[("genai-lens-usage", title, "A")]))], title
+    assert usage.panel("Provider count")["shown"]["strings"] == ["2"]
+    rate = one(want[("genai-lens-usage", "Average success rate", "A")])
+    assert usage.panel("Average success rate")["shown"]["strings"] == [f"{rate * 100:.2f}%"]
+    overview = shown[("all-1d", "genai-lens-overview")]
+    assert overview.panel("Total cost")["shown"]["strings"] == [money(cost)]
+    assert overview.panel("Cost details: models")["shown"]["strings"] == ["5"]
+    assert overview.panel("Total tokens")["shown"]["strings"] == [count(total(live.records, "tokens")[()])]
+
+
+def test_text_cards_show_names(shown, live):
+    want = expectations(live)
+    usage = shown[("all-1d", "genai-lens-usage")]
+    overview = shown[("all-1d", "genai-lens-overview")]
+
+    def label(key, name):
+        (labels,) = want[key]
+        return dict(labels)[name]
+
+    (primary,) = usage.panel("Primary provider")["shown"]["values"]
+    assert primary["title"] == label(("genai-lens-usage", "Primary provider", "A"), PROVIDER)
+    assert primary["text"] == count(one(want[("genai-lens-usage", "Primary provider", "A")]))
+    (fastest,) = usage.panel("Fastest response provider")["shown"]["values"]
+    assert fastest["title"] == label(("genai-lens-usage", "Fastest response provider", "A"), PROVIDER)
+    fast, slow = usage.panel("Fastest / slowest model")["shown"]["values"]
+    assert fast["title"] == "fastest: " + label(("genai-lens-usage", "Fastest / slowest model", "A"), MODEL)
+    assert slow["title"] == "slowest: " + label(("genai-lens-usage", "Fastest / slowest model", "B"), MODEL)
+    assert fast["numeric"] == pytest.approx(one(want[("genai-lens-usage", "Fastest / slowest model", "A")]), rel=1e-9)
+    top, top_share = overview.panel("Top model")["shown"]["values"]
+    assert top["title"] == label(("genai-lens-overview", "Top model", "A"), MODEL)
+    assert close_to_shown(top["text"], one(want[("genai-lens-overview", "Top model", "A")]))
+    assert top_share["suffix"] == "%" and close_to_shown(
+        top_share["text"], 100 * one(want[("genai-lens-overview", "Top model", "B")]))
+
+
+def test_tables_show_named_columns_and_formatted_cells(shown, live):
+    want = expectations(live)
+    cost = shown[("all-1d", "genai-lens-cost")]
+    by_key = cost.panel("Cost by API key")["shown"]
+    assert by_key["columns"] == ["API key", "Total cost", "Requests"]
+    spend = {dict(k)[KEY]: v for k, v in want[("genai-lens-cost", "Cost by API key", "A")].items()}
+    calls = {dict(k)[KEY]: v for k, v in want[("genai-lens-cost", "Cost by API key", "B")].items()}
+    assert [row[0] for row in by_key["rows"]] == sorted(spend, key=spend.get, reverse=True)  # sorted by cost, desc
+    for key, shown_cost, shown_calls in by_key["rows"]:
+        assert shown_calls == count(calls[key]) and close_to_shown(shown_cost, spend[key]), key
+    details = cost.panel("Provider details")["shown"]
+    assert details["columns"] == ["Provider", "Model", "Calls", "Input tokens", "Output tokens", "Cost per call",
+                                  "Total cost"]
+    rows = {(r[0], r[1]): r for r in details["rows"]}
+    expected_calls = want[("genai-lens-cost", "Provider details", "A")]
+    assert set(rows) == {(dict(k)[PROVIDER], dict(k)[MODEL]) for k in expected_calls}
+    for ref, column in (("A", 2), ("B", 3), ("C", 4)):
+        for k, v in want[("genai-lens-cost", "Provider details", ref)].items():
+            assert rows[(dict(k)[PROVIDER], dict(k)[MODEL])][column] == count(v), (ref, k)
+    usage = shown[("all-1d", "genai-lens-usage")]
+    assert usage.panel("Usage by API key")["shown"]["columns"] == ["API key", "Input tokens", "Output tokens", "Requests"]
+    assert usage.panel("Web search usage")["shown"]["columns"] == ["Model", "Tokens", "Requests", "Web search calls"]
+    distribution = shown[("all-1d", "genai-lens-overview")].panel("Model distribution")["shown"]
+    assert distribution["columns"] == ["Model", "Share of spend", "Spend"]
+    assert all(row[1].endswith("%") and row[2].startswith("$") for row in distribution["rows"])
+
+
+def test_pies_show_one_named_slice_per_label(shown, live):
+    want = expectations(live)
+    for uid, title, label in (("genai-lens-cost", "Cost breakdown by type", "genai_lens_cost_type"),
+                              ("genai-lens-cost", "Cost by provider share", PROVIDER),
+                              ("genai-lens-usage", "Request distribution by provider", PROVIDER),
+                              ("genai-lens-overview", "Model distribution chart", MODEL)):
+        slices = shown[("all-1d", uid)].panel(title)["shown"]["slices"]
+        expected = {dict(k)[label]: v for k, v in want[(uid, title, "A")].items()}
+        assert {s["title"]: s["numeric"] for s in slices} == pytest.approx(expected, rel=1e-9, abs=1e-12), title
+        assert sum(s["percent"] for s in slices) == pytest.approx(1.0)
+    requests = shown[("all-1d", "genai-lens-usage")].panel("Request distribution by provider")["shown"]["slices"]
+    assert all(s["text"] == count(s["numeric"]) for s in requests)  # whole requests, not "16.2"
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+def test_bars_one_named_series_per_label_and_the_cumulative_line(shown, live, granularity):
+    overview = shown[(f"all-{granularity}", "genai-lens-overview")]
+    series = overview.panel("Model costs")["shown"]["series"]
+    line = next(s for s in series if s["name"] == "Cumulative total")
+    bars = [s for s in series if s is not line]
+    by_model = total(live.records, "cost", (MODEL,))
+    assert {s["name"] for s in bars} == {dict(k)[MODEL] for k, v in by_model.items()}
+    exact = total(live.records, "cost")[()]
+    # The line ends at the range's total, exactly (a counter difference, no extrapolation) ...
+    assert line["points"][-1][1] == pytest.approx(exact, rel=1e-12, abs=1e-9)
+    # ... and agrees with the bars bucket by bucket: its step at each bucket is that bucket's bars
+    # (increase() of the open bucket extrapolates past the last sample: within [exact, 1.5 x exact]).
+    times = [p[0] for p in line["points"]]
+    assert all([p[0] for p in s["points"]] == times for s in bars)
+    previous = 0.0
+    for i, (_, value, _) in enumerate(line["points"]):
+        bucket = sum(s["points"][i][1] or 0.0 for s in bars)
+        assert value - previous - 1e-9 <= bucket <= 1.5 * (value - previous) + 1e-9, (granularity, i)
+        previous = value
+    usage = shown[(f"all-{granularity}", "genai-lens-usage")]
+    for s in usage.panel("Usage by model")["shown"]["series"]:
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*", s["legend"]["sum"]), s  # whole tokens with separators
+
+
+def test_filtered_selection(shown, live):
+    result = shown[("slice", "genai-lens-cost")]
+    match = {MODEL: "gpt-4o", KEY: "team-search"}
+    cost = total(live.records, "cost", **match)[()]
+    calls = total(live.records, "calls", **match)[()]
+    assert result.panel("Total cost")["shown"]["strings"] == [money(cost)]
+    (row,) = result.panel("Cost by API key")["shown"]["rows"]
+    assert row[0] == "team-search" and row[2] == count(calls)
+
+
+def test_empty_range_shows_the_no_data_text(shown):
+    for uid in ("genai-lens-cost", "genai-lens-usage"):
+        for panel in shown[("empty", uid)]["panels"]:
+            if panel["type"] in ("stat", "bargauge"):
+                assert panel["shown"]["strings"] == [NO_DATA], (uid, panel["title"])
+            elif panel["type"] == "table":
+                assert panel["shown"]["rows"] == [], (uid, panel["title"])
+            elif panel["type"] in ("timeseries", "piechart"):
+                assert panel["noData"] and panel["noValue"] == NO_DATA, (uid, panel["title"])
