@@ -19,6 +19,7 @@ import {
   FieldConfigOptionsRegistry,
   FieldType,
   getDisplayValueAlignmentFactors,
+  getFieldDisplayName,
   getFieldDisplayValues,
   VizOrientation,
 } from '@grafana/data';
@@ -60,7 +61,7 @@ export function prepareFrames(panel, theme, timeZone) {
       }
     }
   }
-  return applyFieldOverrides({
+  const prepared = applyFieldOverrides({
     data: frames,
     fieldConfig: NO_FIELD_CONFIG,
     fieldConfigRegistry: new FieldConfigOptionsRegistry(),
@@ -68,6 +69,10 @@ export function prepareFrames(panel, theme, timeZone) {
     theme,
     timeZone,
   });
+  // Names as Grafana's panels show them (organize's renames, legends): getFieldDisplayName fills
+  // field.state.displayName, which the table header and the legend read.
+  for (const frame of prepared) for (const field of frame.fields) getFieldDisplayName(field, frame, prepared);
+  return prepared;
 }
 
 /** The panel's own time range where the evaluator gives one (relative time, time shift), else the dashboard's. */
