@@ -41,6 +41,7 @@ DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 RENDER = ROOT / "grafana" / "frontend" / "src" / "render.mjs"
 DEFAULT_OUT = ROOT / "docs" / "images"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+PROMETHEUS = "/usr/bin/prometheus"  # where tests.prometheus_server cannot be imported
 LINE = "13.2"
 SCRAPE_INTERVAL = "1s"  # the pipeline's Prometheus scrapes every second (pipeline.SCRAPE_INTERVAL_S)
 DEFAULT_VARIABLES = {"granularity": "1h"}
@@ -118,11 +119,14 @@ def check_prerequisites(chromium: str) -> None:
     except ImportError as error:
         missing.append(f"Python packages ({error}): activate the project's venv (. .venv/bin/activate) "
                        "or install it: pip install -e '.[test]'")
-    from tests.grafana_view import FRONTEND, available
-    from tests.prometheus_server import PROMETHEUS
+    from tests.grafana_view import FRONTEND, available  # the standard library only
 
-    if not Path(PROMETHEUS).exists():
-        missing.append(f"Prometheus ({PROMETHEUS}): apt-get install prometheus")
+    try:
+        from tests.prometheus_server import PROMETHEUS as prometheus
+    except ImportError:  # reported above
+        prometheus = PROMETHEUS
+    if not Path(prometheus).exists():
+        missing.append(f"Prometheus ({prometheus}): apt-get install prometheus")
     if shutil.which("node") is None:
         missing.append("node: apt-get install nodejs npm")
     elif not available(LINE):
@@ -170,11 +174,11 @@ def render(uid: str, evaluated: Path, output: Path, args) -> dict:
                                start_new_session=True, cwd=ROOT)
     try:
         stdout, stderr = process.communicate(timeout=args.timeout + 15)
-    except BaseException:  # the timeout, Ctrl-C, SIGTERM: take node and its Chromium down, then go on
+    except subprocess.TimeoutExpired:
         stop_group(process)
-        process.communicate()
-        if sys.exc_info()[0] is subprocess.TimeoutExpired:
-            raise Failure(f"{uid}: render.mjs did not finish within {args.timeout + 15:g} s; stopped it") from None
+        raise Failure(f"{uid}: render.mjs did not finish within {args.timeout + 15:g} s; stopped it") from None
+    except BaseException:  # Ctrl-C, SIGTERM: take node and its Chromium down too
+        stop_group(process)
         raise
     report = None
     try:
@@ -189,16 +193,17 @@ def render(uid: str, evaluated: Path, output: Path, args) -> dict:
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL after 5 s, to the process group of ``process`` (started with a new session)."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+    """SIGTERM to the process group of ``process`` (node and its Chromium), SIGKILL if node is still there after 5 s.
+
+    The group's id is node's pid, which stays reserved until node is reaped by the wait here.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            pass
         try:
-            process.wait(timeout=wait)
+            process.wait(timeout=5)
             return
         except subprocess.TimeoutExpired:
             continue
@@ -241,6 +246,7 @@ def run(args, dashboards: dict[str, dict]) -> int:
 
 
 def _terminate(signum, frame):
+    progress(f"got {signal.Signals(signum).name}: stopping everything started")
     raise SystemExit(128 + signum)  # unwinds through the finally blocks: the pipeline and node are stopped
 
 

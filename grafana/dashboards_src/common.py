@@ -147,9 +147,16 @@ def stat_panel(title: str, text: str, covers: list[str], unit: str, queries: lis
 
 
 def bars_panel(title: str, text: str, covers: list[str], unit: str, queries: list, w: int = 12, h: int = 8,
-               stacked: bool = True):
-    """Bars over time, one bar per $granularity bucket."""
-    panel = _common(timeseries.Panel(), title, text, covers, unit, w, h).targets(queries).interval("$granularity")
+               stacked: bool = True, panel_interval: bool = True):
+    """Bars over time, one bar per $granularity bucket.
+
+    The bar queries carry their own min step (``interval="$granularity"``); ``panel_interval`` also
+    sets it on the panel, for every query. Off, other queries of the panel (a line over the bars)
+    keep Grafana's normal step.
+    """
+    panel = _common(timeseries.Panel(), title, text, covers, unit, w, h).targets(queries)
+    if panel_interval:
+        panel = panel.interval("$granularity")
     panel = (panel.draw_style(cm.GraphDrawStyle.BARS).fill_opacity(80).line_width(1)
              .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL if stacked else cm.StackingMode.NONE))
              .legend(cb.VizLegendOptions().display_mode(cm.LegendDisplayMode.TABLE)

@@ -8,14 +8,15 @@ from .common import (COUNT, COST, MODEL, TOKENS, bargauge_panel, bars_panel, das
 
 UID = "genai-lens-overview"
 
-# Spend from the start of the first bucket to the end of each bucket, so the point at t (a bucket
-# start, as Grafana aligns the query to the $granularity step) is the cumulative total of the bars
-# up to and including the bar at t, and the last point (the open bucket) is the spend up to the
-# latest sample: the counter's latest value in the bucket [t, t + granularity] (looking forward
-# like the bars) minus the counter at the query's aligned start (@ start()). A series born inside
-# the range started at 0 (the exporter serves new series at 0 first), so it counts in full; an
-# exporter restart without its state file inside the range breaks the line.
-CUMULATIVE = (f"sum(last_over_time({sel(COST)}[$granularity] offset -$granularity))"
+# Spend from the start of the time range to each point: the counter's latest value in the step
+# after the point (looking forward, like the bars, so the last point includes the latest sample)
+# minus the counter at the query's start (@ start(): the range start aligned down to the line's
+# own step, not to $granularity, so the line is drawn across the whole range even when the range
+# is shorter than one bucket, and its last point is the Total cost card's spend, unextrapolated).
+# At each bucket end it is the sum of the bars so far (exactly when the range starts on a bucket
+# boundary). A series born inside the range started at 0 (the exporter serves new series at 0
+# first), so it counts in full; an exporter restart without its state file breaks the line.
+CUMULATIVE = (f"(sum(last_over_time({sel(COST)}[$__interval] offset -$__interval)) or vector(0))"
               f" - (sum({sel(COST)} @ start()) or vector(0))")
 
 # Seconds from now to the end of the current UTC month.
@@ -40,10 +41,11 @@ def build():
     ]
     chart = bars_panel(
         "Model costs",
-        "Bars: spend per model per $granularity bucket. Line: cumulative total spend since the start of the "
-        "time range (counter now - counter at the range start).", ["V5", "F1"], "currencyUSD",
+        "Bars: spend per model per $granularity bucket. Line: cumulative spend since the start of the time "
+        "range (counter at each point - counter at the range start); it ends at the Total cost.",
+        ["V5", "F1"], "currencyUSD",
         [q(total(COST, by=MODEL, window="$granularity"), f"{{{{{MODEL}}}}}", "A", interval="$granularity"),
-         q(CUMULATIVE, "Cumulative total", "B", interval="$granularity")], w=24, h=10)
+         q(CUMULATIVE, "Cumulative total", "B")], w=24, h=10, panel_interval=False)
     chart = chart.override_by_query("B", [
         dm.DynamicConfigValue(id_val="custom.drawStyle", value="line"),
         dm.DynamicConfigValue(id_val="custom.fillOpacity", value=0),

@@ -11,13 +11,14 @@ strings: cards, table columns and cells, legend names, pie slices, bars per buck
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
 import pytest
 
 from tests import grafana_view
-from tests.integration.test_dashboards_prometheus import ALL_FILTERS, expectations
+from tests.integration.test_dashboards_prometheus import ALL_FILTERS, BARS, expectations, seconds
 from tests.workload_expectations import total
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,15 +192,14 @@ def test_bars_one_named_series_per_label_and_the_cumulative_line(shown, live, gr
     exact = total(live.records, "cost")[()]
     # The line ends at the range's total, exactly (a counter difference, no extrapolation) ...
     assert line["points"][-1][1] == pytest.approx(exact, rel=1e-12, abs=1e-9)
-    # ... and agrees with the bars bucket by bucket: its step at each bucket is that bucket's bars
-    # (increase() of the open bucket extrapolates past the last sample: within [exact, 1.5 x exact]).
-    times = [p[0] for p in line["points"]]
-    assert all([p[0] for p in s["points"]] == times for s in bars)
-    previous = 0.0
-    for i, (_, value, _) in enumerate(line["points"]):
-        bucket = sum(s["points"][i][1] or 0.0 for s in bars)
-        assert value - previous - 1e-9 <= bucket <= 1.5 * (value - previous) + 1e-9, (granularity, i)
-        previous = value
+    # ... is drawn across the whole range on its own step (the range is shorter than every bucket), from 0
+    # before the workload, never falling, while the open bucket's bars (increase() extrapolates past the
+    # last sample) lie within [exact, 1.5 x exact].
+    values = [p[1] for p in line["points"]]
+    assert len(values) > 100 and values[0] == 0 and values == sorted(values)
+    assert {p[0] for s in bars for p in s["points"]} == {math.floor(live.now / seconds(granularity)) * seconds(granularity) * 1000}
+    bucket = sum(p[1] for s in bars for p in s["points"])
+    assert exact - 1e-9 <= bucket <= 1.5 * exact + 1e-9
     usage = shown[(f"all-{granularity}", "genai-lens-usage")]
     for s in usage.panel("Usage by model")["shown"]["series"]:
         assert re.fullmatch(r"\d{1,3}(,\d{3})*", s["legend"]["sum"]), s  # whole tokens with separators
@@ -224,3 +224,43 @@ def test_empty_range_shows_the_no_data_text(shown):
                 assert panel["shown"]["rows"] == [], (uid, panel["title"])
             elif panel["type"] in ("timeseries", "piechart"):
                 assert panel["noData"] and panel["noValue"] == NO_DATA, (uid, panel["title"])
+
+
+@pytest.fixture(scope="module", params=grafana_view.LINES)
+def shown_history(request, history):
+    """The overview and cost dashboards over the 35 days of history, Week and Month, as Grafana shows them."""
+    data = history.history
+    cases = [(uid, g) for uid in ("genai-lens-overview", "genai-lens-cost", "genai-lens-usage", "genai-lens-model")
+             for g in ("1w", "30d")]
+    requests = [grafana_view.request(DASHBOARDS[uid], history.prom.url, now=data.END,
+                                     time={"from": data.START * 1000, "to": data.END * 1000},
+                                     variables={**ALL_FILTERS, "granularity": g}, scrape_interval="1s")
+                for uid, g in cases]
+    return data, dict(zip(cases, grafana_view.evaluate_many(request.param, requests)))
+
+
+@pytest.mark.parametrize("granularity", ["1w", "30d"])
+def test_history_bars_per_bucket_and_the_cumulative_line(shown_history, granularity):
+    """Closed buckets: every bar shows exactly its bucket's growth, and the line at each bucket end is the
+    sum of the bars so far (Week: the range starts on a bucket boundary)."""
+    data, results = shown_history
+    g = seconds(granularity)
+    starts = list(range(math.floor(data.START / g) * g, data.END, g))
+    for (uid, title), (metric, label) in BARS.items():
+        series = results[(uid, granularity)].panel(title)["shown"]["series"]
+        bars = {s["name"]: {p[0] // 1000: p[1] for p in s["points"] if p[1] is not None} for s in series
+                if s["name"] != "Cumulative total"}
+        want = {}
+        for start in starts:
+            for name, value in data.bucket(metric, label, start, start + g).items():
+                want.setdefault(name, {})[start] = value
+        assert {name: {t: v for t, v in points.items() if v} for name, points in bars.items()} == want, (title, granularity)
+    if granularity == "1w":
+        series = results[("genai-lens-overview", granularity)].panel("Model costs")["shown"]["series"]
+        line = {p[0] // 1000: p[1] for p in next(s for s in series if s["name"] == "Cumulative total")["points"]}
+        step = min(b - a for a, b in zip(sorted(line), sorted(line)[1:]))
+        cumulative = 0.0
+        for start in starts:
+            cumulative += sum(data.bucket("cost", MODEL, start, start + g).values())
+            assert line[start + g - step] == pytest.approx(cumulative, rel=1e-12), start
+        assert line[max(line)] == pytest.approx(cumulative, rel=1e-12)
