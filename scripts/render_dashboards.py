@@ -9,8 +9,9 @@ What it does:
 1. runs the whole pipeline on 127.0.0.1 (``tests/integration/pipeline.py``: exporter, fake provider,
    Debian's Prometheus scraping every second, the demo workload through the real clients);
 2. evaluates each dashboard with Grafana 13.2's own front-end code (``tests/grafana_view.evaluate``,
-   i.e. ``node grafana/frontend/src/evaluate.mjs``) at the pipeline's last scrape, over
-   ``now-5m``..``now`` so the short workload fills the range panels, with ``$granularity`` = 1h;
+   i.e. ``node grafana/frontend/src/evaluate.mjs``) over ``now-1h``..``now`` with ``$granularity`` = 1h
+   (the hour's bars are inside the range), "now" being a scrape 10 s after the workload's last
+   (Grafana rounds a range query's end down to its step, 5 s here: the workload must lie before it);
 3. stops the pipeline and draws each evaluation with @grafana/ui in headless Chromium
    (``node grafana/frontend/src/render.mjs``) to ``<out>/<dashboard uid>.png``.
 
@@ -97,8 +98,8 @@ def build_parser(uids: list[str]) -> argparse.ArgumentParser:
                         help="render only this dashboard (repeatable); one of: " + ", ".join(uids))
     parser.add_argument("--width", type=int, default=1600, metavar="PX",
                         help="page width in pixels, also the evaluator's dashboard width (default: 1600)")
-    parser.add_argument("--from", dest="time_from", default="now-5m", metavar="WHEN",
-                        help="dashboard time range start (default: now-5m)")
+    parser.add_argument("--from", dest="time_from", default="now-1h", metavar="WHEN",
+                        help="dashboard time range start (default: now-1h)")
     parser.add_argument("--to", dest="time_to", default="now", metavar="WHEN",
                         help="dashboard time range end (default: now)")
     parser.add_argument("--var", action="append", type=parse_variable, default=[], metavar="NAME=VALUE",
@@ -137,6 +138,19 @@ def check_prerequisites(chromium: str) -> None:
         raise Failure("missing prerequisites:\n  " + "\n  ".join(missing), EXIT_MISSING)
 
 
+def settled_now(live, seconds: float = 10.0) -> float:
+    """A scrape timestamp at least ``seconds`` after ``live.now``: instant queries there are exact (the
+    counters are flat since the workload), and range panels' step-aligned ends fall after the workload."""
+    from tests.integration.pipeline import JOB
+
+    def value(result):
+        return float(result[0]["value"][1]) if result else 0.0
+
+    result = live.prom.wait_until(f'timestamp(up{{job="{JOB}"}})', lambda r: value(r) >= live.now + seconds,
+                                  timeout=seconds + 30)
+    return value(result)
+
+
 def evaluate_all(dashboards: dict[str, dict], args, variables: dict, work: Path) -> dict[str, Path]:
     """Start the pipeline, evaluate every dashboard at its last scrape, stop it; ``{uid: evaluation file}``."""
     from tests.grafana_view import evaluate
@@ -145,11 +159,12 @@ def evaluate_all(dashboards: dict[str, dict], args, variables: dict, work: Path)
     files = {}
     progress("starting the pipeline (exporter, fake provider, Prometheus) and running the demo workload ...")
     with live_pipeline(work) as live:
-        progress(f"pipeline ready: Prometheus {live.prom.url}, {len(live.records)} records, now = {live.now:.3f}")
+        now = settled_now(live)
+        progress(f"pipeline ready: Prometheus {live.prom.url}, {len(live.records)} records, now = {now:.3f}")
         for uid, dashboard in dashboards.items():
             progress(f"evaluating {uid} with Grafana {LINE} ({args.time_from} .. {args.time_to}, {variables})")
             try:
-                shown = evaluate(LINE, dashboard, live.prom.url, now=live.now,
+                shown = evaluate(LINE, dashboard, live.prom.url, now=now,
                                  time={"from": args.time_from, "to": args.time_to}, variables=variables,
                                  scrape_interval=SCRAPE_INTERVAL, width=args.width, timeout=args.timeout)
             except subprocess.TimeoutExpired:

@@ -19,6 +19,7 @@ from grafana_foundation_sdk.models import common as cm, dashboard as dm, piechar
 DATASOURCE_UID = "prometheus"
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 NO_DATA = "No data in range"
+EMPTY_CELL = "–"  # a table cell without a value
 
 # Label names (DESIGN.md).
 PROVIDER = "gen_ai_provider_name"
@@ -157,7 +158,10 @@ def bars_panel(title: str, text: str, covers: list[str], unit: str, queries: lis
     panel = _common(timeseries.Panel(), title, text, covers, unit, w, h).targets(queries)
     if panel_interval:
         panel = panel.interval("$granularity")
+    # The bar at t holds the bucket [t, t + granularity]: drawn after t, not centred on it; from 0
+    # (stacked bars otherwise start the axis at the smallest stack).
     panel = (panel.draw_style(cm.GraphDrawStyle.BARS).fill_opacity(80).line_width(1)
+             .bar_alignment(cm.BarAlignment.AFTER).axis_soft_min(0)
              .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL if stacked else cm.StackingMode.NONE))
              .legend(cb.VizLegendOptions().display_mode(cm.LegendDisplayMode.TABLE)
                      .placement(cm.LegendPlacement.RIGHT).show_legend(True).calcs(["sum"]))
@@ -191,6 +195,10 @@ def table_panel(title: str, text: str, covers: list[str], unit: str, queries: li
                  "renameByName": rename,
                  "indexByName": {name: i for i, name in enumerate(rename)},
              }))
+             # A cell with no value (a model with no output tokens, an unpriced model's cost) shows a
+             # dash, not the panel's "No data in range".
+             .mappings([dm.SpecialValueMap(dm.DashboardSpecialValueMapOptions(
+                 match=dm.SpecialValueMatch.NULL_AND_NAN, result=dm.ValueMappingResult(text=EMPTY_CELL)))])
              .sort_by([cb.TableSortByFieldState().display_name(sort_by).desc(True)])
              .footer(cb.TableFooterOptions().show(False).reducer(["sum"])))
     for field, field_unit in (units or {}).items():
@@ -210,8 +218,11 @@ def pie_panel(title: str, text: str, covers: list[str], unit: str, queries: list
 
 
 def bargauge_panel(title: str, text: str, covers: list[str], unit: str, queries: list, w: int = 8, h: int = 8):
+    """Horizontal bars from 0, one colour per series (not the default red-above-80 thresholds, which
+    would paint every throughput bar red)."""
     return (_common(bargauge.Panel(), title, text, covers, unit, w, h).targets(queries)
             .orientation(cm.VizOrientation.HORIZONTAL).display_mode(cm.BarGaugeDisplayMode.BASIC)
+            .min(0).color_scheme(db.FieldColor().mode(dm.FieldColorModeId.PALETTE_CLASSIC))
             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
 
 

@@ -53,6 +53,9 @@ def build():
         dm.DynamicConfigValue(id_val="custom.stacking", value={"group": "B", "mode": "none"}),
         dm.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
         dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": "gray"}),
+        # Off the legend: its "Total" column would add up the running total's points. The tooltip
+        # shows the line's value at a point; the bars' totals in the legend add up to its end.
+        dm.DynamicConfigValue(id_val="custom.hideFrom", value={"legend": True, "tooltip": False, "viz": False}),
     ])
     summary = [
         stat_panel("Cost details: total cost", "Absolute spend in the range.", ["V6"], "currencyUSD",

@@ -100,6 +100,25 @@ def test_latency_and_throughput_count_successful_calls_only():
     assert seen >= 20
 
 
+def test_bars_tables_and_gauges_draw_what_they_mean():
+    """Bars drawn after their bucket start from 0; an empty table cell is a dash; gauges from 0 in series colours."""
+    seen = {"bars": 0, "table": 0, "bargauge": 0}
+    for data in committed().values():
+        for panel in iter_panels(data):
+            defaults = panel["fieldConfig"]["defaults"]
+            if panel["type"] == "timeseries" and defaults["custom"]["drawStyle"] == "bars":
+                assert (defaults["custom"]["barAlignment"], defaults["custom"]["axisSoftMin"]) == (1, 0), panel["title"]
+                seen["bars"] += 1
+            elif panel["type"] == "table":
+                assert defaults["mappings"] == [{"type": "special", "options": {
+                    "match": "null+nan", "result": {"text": "\u2013"}}}], panel["title"]
+                seen["table"] += 1
+            elif panel["type"] == "bargauge":
+                assert (defaults["min"], defaults["color"]["mode"]) == (0, "palette-classic"), panel["title"]
+                seen["bargauge"] += 1
+    assert seen == {"bars": 7, "table": 6, "bargauge": 3}
+
+
 def test_tables_are_instant_table_queries_merged():
     tables = [p for d in committed().values() for p in iter_panels(d) if p["type"] == "table"]
     assert len(tables) == 6

@@ -109,6 +109,24 @@ function datasource(g, settings, templateSrv) {
   return { ds, instanceSettings };
 }
 
+/** A frame as data-frame JSON with each field's effective config; NaN and infinities as JSON
+ * entities (null in `values`, their indexes in `entities`), as Grafana's backend sends them. */
+function framesJSON(d, frame) {
+  const json = d.dataFrameToJSON(frame);
+  json.schema.fields.forEach((field, i) => { field.config = frame.fields[i].config; });
+  json.data.entities = json.data.values.map((values) => {
+    const entities = {};
+    values.forEach((v, i) => {
+      if (typeof v !== 'number' || Number.isFinite(v)) return;
+      const key = Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : 'NegInf';
+      (entities[key] ??= []).push(i);
+      values[i] = null;
+    });
+    return Object.keys(entities).length ? entities : null;
+  });
+  return json;
+}
+
 function display(value) {
   return { text: value.text, prefix: value.prefix ?? '', suffix: value.suffix ?? '', numeric: value.numeric,
     title: value.title ?? '', color: value.color ?? '' };
@@ -161,7 +179,8 @@ function timeseriesShown(g, frames, panel) {
       const reduced = d.reduceField({ field, reducers: calcs });
       const legend = Object.fromEntries(calcs.map((c) => [c, d.formattedValueToString(field.display(reduced[c]))]));
       series.push({
-        name: d.getFieldDisplayName(field, frame, frames), refId: frame.refId, legend,
+        name: d.getFieldDisplayName(field, frame, frames), refId: frame.refId,
+        legend: field.config?.custom?.hideFrom?.legend ? null : legend,
         drawStyle: field.config.custom?.drawStyle, axisPlacement: field.config.custom?.axisPlacement,
         points: field.values.map((v, i) => [time ? time.values[i] : i, v, d.formattedValueToString(field.display(v))]),
       });
@@ -239,11 +258,7 @@ async function evaluatePanel(g, panel, context) {
     id: panel.id, type: panel.type, title: panel.title, gridPos: panel.gridPos, options, fieldConfig: full.fieldConfig,
     interval, intervalMs, maxDataPoints, timeRange: { from: range.from.valueOf(), to: range.to.valueOf() },
     queries: log.slice(start), errors, noData, noValue: noData ? (full.fieldConfig.defaults.noValue ?? 'No data') : undefined,
-    frames: frames.map((f) => {
-      const json = d.dataFrameToJSON(f);
-      json.schema.fields.forEach((field, i) => { field.config = f.fields[i].config; });
-      return json;
-    }),
+    frames: frames.map((f) => framesJSON(d, f)),
     shown,
   };
 }

@@ -84,7 +84,8 @@ export function fieldConfigRegistry(g) {
     std('filterable', d.booleanOverrideProcessor),
   ];
   for (const name of ['drawStyle', 'lineWidth', 'fillOpacity', 'stacking', 'axisPlacement', 'align', 'cellOptions',
-    'inspect', 'hidden', 'hideFrom', 'lineInterpolation', 'showPoints', 'pointSize', 'spanNulls', 'width']) {
+    'inspect', 'hidden', 'hideFrom', 'lineInterpolation', 'showPoints', 'pointSize', 'spanNulls', 'width',
+    'barAlignment', 'axisSoftMin', 'axisSoftMax']) {
     items.push({ id: `custom.${name}`, path: name, name, isCustom: true, process: d.identityOverrideProcessor,
       shouldApply: any, override: () => null, editor: () => null });
   }
