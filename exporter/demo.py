@@ -31,7 +31,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["add_arguments", "run", "Step", "build_workload", "run_workload", "DEMO_KEYS", "read_summary"]
+__all__ = ["add_arguments", "run", "Step", "build_workload", "run_workload", "DEMO_KEYS", "demo_aliases",
+           "read_summary"]
 
 # (OpenAI key, Gemini key, alias or None). Aliases are configured by fingerprint; the third key stays redacted.
 DEMO_KEYS = (
@@ -75,6 +76,18 @@ class Step:
             headers["x-fake-chunks"] = "5"
             headers["x-fake-chunk-delay"] = "0.01"
         return headers
+
+
+def demo_aliases() -> dict[str, str]:
+    """The SDK's ``api_key_aliases`` for DEMO_KEYS: each aliased key's fingerprint to its alias."""
+    from sdk_instrumentation.api_keys import fingerprint
+
+    aliases = {}
+    for openai_key, gemini_key, alias in DEMO_KEYS:
+        if alias:
+            aliases[fingerprint(openai_key)] = alias
+            aliases[fingerprint(gemini_key)] = alias
+    return aliases
 
 
 def build_workload(calls: int = 48, seed: int = 7) -> list[Step]:
@@ -302,7 +315,6 @@ def run(args: argparse.Namespace) -> int:
     import sdk_instrumentation as lens
     from exporter.app import create_app
     from exporter.settings import Settings
-    from sdk_instrumentation.api_keys import fingerprint
     from sdk_instrumentation.fake_provider import FakeProvider
     from sdk_instrumentation.local_server import LocalServer
 
@@ -325,12 +337,8 @@ def run(args: argparse.Namespace) -> int:
             prometheus = start_prometheus(f"127.0.0.1:{exporter.port}", prom_port, workdir)
             if prometheus:
                 _print(f"prometheus     http://127.0.0.1:{prom_port}  (scrapes the exporter every 5 s, rules loaded)")
-        aliases = {}
-        for openai_key, gemini_key, alias in DEMO_KEYS:
-            if alias:
-                aliases[fingerprint(openai_key)] = alias
-                aliases[fingerprint(gemini_key)] = alias
-        configured = lens.configure(endpoint=exporter.url, service_name="genai-lens-demo", api_key_aliases=aliases,
+        configured = lens.configure(endpoint=exporter.url, service_name="genai-lens-demo",
+                                    api_key_aliases=demo_aliases(),
                                     export_interval_seconds=2.0)
         try:
             clients = make_clients(provider_server.url)

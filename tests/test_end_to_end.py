@@ -8,9 +8,8 @@ import pytest
 
 import sdk_instrumentation as lens
 from exporter.app import create_app
-from exporter.demo import DEMO_KEYS, build_workload, make_clients, read_summary, run_workload
+from exporter.demo import DEMO_KEYS, build_workload, demo_aliases, make_clients, read_summary, run_workload
 from exporter.settings import Settings
-from sdk_instrumentation.api_keys import fingerprint
 from sdk_instrumentation.fake_provider import FakeProvider
 from sdk_instrumentation.local_server import LocalServer
 from tests.workload_expectations import expected, key_label
@@ -20,11 +19,7 @@ from tests.workload_expectations import expected, key_label
 def pipeline():
     exporter = LocalServer(create_app(Settings.load(new_series_hold_seconds=0, state_file=None)))
     provider = FakeProvider()
-    aliases = {}
-    for openai_key, gemini_key, alias in DEMO_KEYS:
-        if alias:
-            aliases[fingerprint(openai_key)] = alias
-            aliases[fingerprint(gemini_key)] = alias
+    aliases = demo_aliases()
     with exporter, LocalServer(provider.app) as provider_server:
         configured = lens.configure(endpoint=exporter.url, service_name="e2e", api_key_aliases=aliases,
                                     export_interval_seconds=60, set_global=False)

@@ -26,9 +26,8 @@ import yaml
 
 import sdk_instrumentation as lens
 from exporter.app import create_app
-from exporter.demo import DEMO_KEYS, Step, build_workload, make_clients, run_workload
+from exporter.demo import Step, build_workload, demo_aliases, make_clients, run_workload
 from exporter.settings import Settings
-from sdk_instrumentation.api_keys import fingerprint
 from sdk_instrumentation.fake_provider import FakeProvider
 from sdk_instrumentation.local_server import LocalServer
 from tests.prometheus_server import PROMETHEUS, PrometheusServer
@@ -85,11 +84,7 @@ def live_pipeline(tmp: Path):
     records = recorded(steps)
     exporter = LocalServer(create_app(Settings.load(new_series_hold_seconds=HOLD, state_file=None)))
     provider = FakeProvider()
-    aliases = {}
-    for openai_key, gemini_key, alias in DEMO_KEYS:
-        if alias:
-            aliases[fingerprint(openai_key)] = alias
-            aliases[fingerprint(gemini_key)] = alias
+    aliases = demo_aliases()
     config = (f"global: {{scrape_interval: {SCRAPE_INTERVAL_S}s, evaluation_interval: {SCRAPE_INTERVAL_S}s}}\n"
               f"scrape_configs:\n  - job_name: {JOB}\n"
               f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n")
