@@ -201,6 +201,7 @@ def chat_usage(usage, web_search_calls: int = 0) -> Usage | None:
         input_tokens=usage.prompt_tokens or 0,
         output_tokens=usage.completion_tokens or 0,
         cache_read_tokens=_details(usage, "prompt_tokens_details", "cached_tokens"),
+        cache_write_tokens=_details(usage, "prompt_tokens_details", "cache_write_tokens"),
         reasoning_tokens=_details(usage, "completion_tokens_details", "reasoning_tokens"),
         web_search_calls=web_search_calls,
     )
@@ -215,6 +216,7 @@ def responses_usage(response) -> Usage | None:
         input_tokens=usage.input_tokens or 0,
         output_tokens=usage.output_tokens or 0,
         cache_read_tokens=_details(usage, "input_tokens_details", "cached_tokens"),
+        cache_write_tokens=_details(usage, "input_tokens_details", "cache_write_tokens"),
         reasoning_tokens=_details(usage, "output_tokens_details", "reasoning_tokens"),
         web_search_calls=searches,
     )

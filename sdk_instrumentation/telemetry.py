@@ -247,7 +247,7 @@ class Call:
             if usage.cache_read_tokens:
                 span_attrs[a.USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
             if usage.cache_write_tokens:
-                span_attrs[a.USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
+                span_attrs[a.USAGE_CACHE_WRITE_INPUT_TOKENS] = usage.cache_write_tokens
             if usage.reasoning_tokens:
                 span_attrs[a.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
             if usage.web_search_calls:

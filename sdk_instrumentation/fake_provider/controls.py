@@ -103,6 +103,7 @@ class Controls:
     input_tokens: int
     output_tokens: int
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     tool_use_prompt_tokens: int = 0
     web_search_calls: int = 1
@@ -134,6 +135,7 @@ class Controls:
             input_tokens=max(1, count_words(body)) if input_tokens is None else input_tokens,
             output_tokens=len(reply.split()) + reasoning if output_tokens is None else output_tokens,
             cached_tokens=_number(headers, "x-fake-cached-tokens", int) or 0,
+            cache_write_tokens=_number(headers, "x-fake-cache-write-tokens", int) or 0,
             reasoning_tokens=reasoning,
             tool_use_prompt_tokens=_number(headers, "x-fake-tool-use-prompt-tokens", int) or 0,
             web_search_calls=1 if web_search_calls is None else web_search_calls,

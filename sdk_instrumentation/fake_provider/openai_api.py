@@ -70,12 +70,21 @@ def embedding_vector(text: str, dimensions: int) -> list[float]:
 # --- chat completions -------------------------------------------------------------------------
 
 
+def _input_details(c: Controls) -> dict:
+    """Cached reads, and cache writes when asked for (OpenAI reports ``cache_write_tokens`` only on
+    models that bill them; both are part of the input tokens)."""
+    details = {"cached_tokens": c.cached_tokens}
+    if c.cache_write_tokens:
+        details["cache_write_tokens"] = c.cache_write_tokens
+    return details
+
+
 def _chat_usage(c: Controls) -> dict:
     return {
         "prompt_tokens": c.input_tokens,
         "completion_tokens": c.output_tokens,
         "total_tokens": c.input_tokens + c.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": c.cached_tokens, "audio_tokens": 0},
+        "prompt_tokens_details": {**_input_details(c), "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": c.reasoning_tokens,
             "audio_tokens": 0,
@@ -129,7 +138,7 @@ async def chat_completions(provider, request: Request):
 def _responses_usage(c: Controls) -> dict:
     return {
         "input_tokens": c.input_tokens,
-        "input_tokens_details": {"cached_tokens": c.cached_tokens},
+        "input_tokens_details": _input_details(c),
         "output_tokens": c.output_tokens,
         "output_tokens_details": {"reasoning_tokens": c.reasoning_tokens},
         "total_tokens": c.input_tokens + c.output_tokens,

@@ -443,3 +443,58 @@ def test_pricing_file_prices_a_fine_tune_and_marks_subscription_keys(fake_provid
         assert otel.total("genai_lens.cost", genai_lens__cost__type="output", **match) == pytest.approx(0.006, abs=1e-9)
         assert otel.count("gen_ai.client.operation.duration", **match) == 1
     otel.shutdown()
+
+
+# -- cache writes (issue 11, point 1) ----------------------------------------------------------------
+# A call whose input was mostly written to the cache, on a model that bills cache writes above the input
+# rate (genai-prices: gpt-5.6-sol $4 input, $5 cache write, per 1M tokens, below 272k input tokens).
+CACHE_WRITE_MODEL = "gpt-5.6-sol"
+CACHE_WRITE_HEADERS = {"x-fake-input-tokens": "4020", "x-fake-cache-write-tokens": "4012", "x-fake-output-tokens": "50"}
+
+
+def cache_write_reference() -> tuple[float, float]:
+    """(input, output) cost of CACHE_WRITE_HEADERS' usage by genai-prices' own calc_price."""
+    import genai_prices
+
+    result = genai_prices.calc_price(genai_prices.Usage(input_tokens=4020, cache_write_tokens=4012, output_tokens=50),
+                                     CACHE_WRITE_MODEL, provider_id="openai")
+    return float(result.input_price), float(result.output_price)
+
+
+def assert_cache_write_call(otel):
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["gen_ai.usage.input_tokens"] == 4020
+    assert attrs["gen_ai.usage.cache_write.input_tokens"] == 4012
+    assert "gen_ai.usage.cache_creation.input_tokens" not in attrs  # the old name is not emitted
+    want_input, want_output = cache_write_reference()
+    assert want_input == pytest.approx(8 * 4e-6 + 4012 * 5e-6, abs=1e-12)  # the reference bills the write rate
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input") == pytest.approx(want_input, abs=1e-9)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="output") == pytest.approx(want_output, abs=1e-9)
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(want_input + want_output, abs=1e-9)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_cache_writes_are_recorded_and_priced(openai_instrumented, openai_client, otel, stream):
+    response = openai_client.chat.completions.create(model=CACHE_WRITE_MODEL, messages=MSG, stream=stream,
+                                                     extra_headers=CACHE_WRITE_HEADERS)
+    if stream:
+        list(response)
+    else:  # the caller sees the provider's own field, untouched
+        assert response.usage.prompt_tokens_details.cache_write_tokens == 4012
+    assert_cache_write_call(otel)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_cache_writes_are_recorded_and_priced(openai_instrumented, openai_client, otel, stream):
+    response = openai_client.responses.create(model=CACHE_WRITE_MODEL, input="hi", stream=stream,
+                                              extra_headers=CACHE_WRITE_HEADERS)
+    if stream:
+        list(response)
+    assert_cache_write_call(otel)
+
+
+async def test_async_chat_cache_writes_are_recorded_and_priced(openai_instrumented, async_openai_client, otel):
+    response = await async_openai_client.chat.completions.create(model=CACHE_WRITE_MODEL, messages=MSG,
+                                                                 extra_headers=CACHE_WRITE_HEADERS)
+    assert response.usage.prompt_tokens == 4020
+    assert_cache_write_call(otel)
