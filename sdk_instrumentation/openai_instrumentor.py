@@ -134,7 +134,8 @@ def _web_search_requested(kind: str, model: str | None, kwargs: dict) -> bool:
     return False
 
 
-_REQUEST_PARAMETERS = frozenset(("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens"))
+_REQUEST_PARAMETERS = frozenset(("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens",
+                                 "service_tier"))
 
 
 def _request_attributes(kwargs: dict) -> dict | None:
@@ -149,6 +150,9 @@ def _request_attributes(kwargs: dict) -> dict | None:
         value = kwargs.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             attrs[a.REQUEST_MAX_TOKENS] = value
+    tier = kwargs.get("service_tier")
+    if isinstance(tier, str) and tier:
+        attrs[a.OPENAI_REQUEST_SERVICE_TIER] = tier
     return attrs
 
 
@@ -228,12 +232,14 @@ def _read_response(call: Call, kind: str, response) -> None:
         call.set_response(getattr(response, "model", None), getattr(response, "id", None),
                           [c.finish_reason for c in choices if getattr(c, "finish_reason", None)])
         call.set_usage(chat_usage(getattr(response, "usage", None), 1 if call.web_search else 0))
+        call.set_service_tier(getattr(response, "service_tier", None))
         if call.telemetry.capture_content:
             call.set_output([{"role": "assistant", "content": getattr(c.message, "content", None)} for c in choices])
     elif kind == "responses":
         status = getattr(response, "status", None)
         call.set_response(getattr(response, "model", None), getattr(response, "id", None), [status] if status else None)
         call.set_usage(responses_usage(response))
+        call.set_service_tier(getattr(response, "service_tier", None))
         if call.telemetry.capture_content:
             call.set_output(getattr(response, "output_text", None))
     else:
@@ -248,7 +254,8 @@ class _StreamHandler:
 
     ``process`` runs once per chunk, so it is the chat or the Responses reader, chosen up front."""
 
-    __slots__ = ("call", "kind", "hide_usage", "usage", "model", "response_id", "finish_reasons", "response", "process")
+    __slots__ = ("call", "kind", "hide_usage", "usage", "model", "response_id", "finish_reasons", "response", "process",
+                 "service_tier")
 
     def __init__(self, call: Call, kind: str, hide_usage: bool):
         self.call = call
@@ -259,6 +266,7 @@ class _StreamHandler:
         self.response_id = None
         self.finish_reasons: list[str] = []
         self.response = None
+        self.service_tier = None
         self.process = self._chat_chunk if kind == "chat" else self._responses_event
 
     def _chat_chunk(self, item) -> bool:
@@ -266,6 +274,7 @@ class _StreamHandler:
         if self.model is None:
             self.model = getattr(item, "model", None)
             self.response_id = getattr(item, "id", None)
+            self.service_tier = getattr(item, "service_tier", None)
         choices = item.choices
         if choices:
             for choice in choices:
@@ -298,6 +307,7 @@ class _StreamHandler:
         if self.kind == "chat":
             call.set_response(self.model, self.response_id, self.finish_reasons)
             call.set_usage(chat_usage(self.usage, 1 if call.web_search and self.usage is not None else 0))
+            call.set_service_tier(self.service_tier)
         elif self.response is not None:
             _read_response(call, "responses", self.response)
         call.end(error)

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sdk_instrumentation.pricing_file import FilePrice, PricingFile, PricingFileError, load_pricing_file
-from sdk_instrumentation.usage import Cost, Usage
+from sdk_instrumentation.usage import STANDARD_SERVICE_TIERS, Cost, Usage
 
 __all__ = ["Pricing", "PricingFileError", "PRICING_FILE_ENV", "PROVIDER_IDS", "WEB_SEARCH_DEFAULTS"]
 
@@ -105,6 +105,7 @@ class _Entry:
 _UNPRICED = _Entry(base=None)
 
 
+
 class Pricing:
     """Prices LLM calls; thread-safe; resolves each (provider, model) once.
 
@@ -123,11 +124,20 @@ class Pricing:
         self._warned: set[tuple[str, str]] = set()
         self._snapshot = _bundled_snapshot()
 
-    def price(self, provider: str, model: str, usage: Usage) -> Cost | None:
-        """USD cost of one call, split into input / output / other; None when the model is unpriced."""
-        entry = self._cache.get((provider, model))
+    def price(self, provider: str, model: str, usage: Usage, service_tier: str | None = None) -> Cost | None:
+        """USD cost of one call, split into input / output / other; None when the model is unpriced.
+
+        ``service_tier``: the tier the provider billed (OpenAI's response ``service_tier``: ``flex``,
+        ``priority``, ...); priced with genai-prices' variant for that tier where it has one, else at
+        the standard rates (``default``, ``auto`` and None are the standard rates).
+        """
+        if service_tier in STANDARD_SERVICE_TIERS:
+            key = (provider, model)
+        else:
+            key = (provider, model, service_tier)
+        entry = self._cache.get(key)
         if entry is None or (entry.expires != math.inf and self._clock() >= entry.expires):
-            entry = self._resolve(provider, model)
+            entry = self._resolve(*key)
         rates = entry.base
         if rates is None:
             return None
@@ -172,15 +182,15 @@ class Pricing:
 
     # resolution, once per (provider, model) -------------------------------------------------
 
-    def _resolve(self, provider: str, model: str) -> _Entry:
-        key = (provider, model)
+    def _resolve(self, provider: str, model: str, service_tier: str | None = None) -> _Entry:
+        key = (provider, model) if service_tier is None else (provider, model, service_tier)
         with self._lock:
             entry = self._cache.get(key)
             if entry is None or (entry.expires != math.inf and self._clock() >= entry.expires):
-                entry = self._build(provider, model)
+                entry = self._build(provider, model, service_tier)
                 self._cache[key] = entry
-            if entry.base is None and key not in self._warned:
-                self._warned.add(key)
+            if entry.base is None and key[:2] not in self._warned:
+                self._warned.add(key[:2])
                 logger.warning(
                     "no price known for provider %r model %r: its calls are counted as unpriced "
                     "(add it to the pricing file, see docs/pricing.md)",
@@ -189,7 +199,7 @@ class Pricing:
                 )
         return entry
 
-    def _build(self, provider: str, model: str) -> _Entry:
+    def _build(self, provider: str, model: str, service_tier: str | None = None) -> _Entry:
         name = _model_name(model)
         web_search_override = next(
             (
@@ -205,9 +215,10 @@ class Pricing:
                 if web_search is None:
                     web_search = _default_web_search(provider, name)
                 return _from_file_price(entry.price, web_search, f"{self._file.path}:{entry.line}")
-        return self._from_genai_prices(provider, name, web_search_override)
+        return self._from_genai_prices(provider, name, web_search_override, service_tier)
 
-    def _from_genai_prices(self, provider: str, name: str, web_search_override: float | None) -> _Entry:
+    def _from_genai_prices(self, provider: str, name: str, web_search_override: float | None,
+                           service_tier: str | None = None) -> _Entry:
         from genai_prices.data_snapshot import find_provider_by_id
 
         provider_id = PROVIDER_IDS.get(provider, provider)
@@ -218,7 +229,8 @@ class Pricing:
         except LookupError:
             return _UNPRICED
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
-        model_price = gp_model.get_prices(now)
+        # A tier's price variant overrides the rates it names; the others stay standard (genai-prices).
+        model_price = gp_model.get_prices(now, {"service_tier": service_tier} if service_tier else None)
         web_searches_kcount = getattr(model_price, "web_searches_kcount", None)
         if web_search_override is not None:
             web_search = web_search_override
@@ -230,7 +242,7 @@ class Pricing:
             model_price,
             web_search,
             expires=_next_price_change(gp_model, now),
-            source=f"genai-prices {gp_provider.id}/{gp_model.id}",
+            source=f"genai-prices {gp_provider.id}/{gp_model.id}" + (f" ({service_tier})" if service_tier else ""),
         )
 
 

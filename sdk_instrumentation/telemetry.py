@@ -35,7 +35,7 @@ from . import attributes as a
 from .api_keys import ApiKeyLabeler
 from .instruments import Instruments
 from .safety import guard, log_once
-from .usage import Cost, Usage
+from .usage import STANDARD_SERVICE_TIERS, Cost, Usage
 from .version import __version__
 
 __all__ = ["Telemetry", "Call", "error_type", "capture_content_enabled"]
@@ -113,7 +113,7 @@ class Call:
         "telemetry", "operation", "provider", "request_model", "key_label", "stream", "web_search", "extra",
         "response_model", "response_id", "finish_reasons", "usage", "output_messages",
         "started_at", "first_chunk_at", "last_chunk_at", "chunk_gaps", "finished_at", "duration",
-        "error_type", "billing", "cost", "priced", "throughput", "ended", "span", "span_ended",
+        "error_type", "billing", "cost", "priced", "throughput", "ended", "span", "span_ended", "service_tier",
     )
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, request_model: str, key_label: str,
@@ -134,7 +134,7 @@ class Call:
         self.first_chunk_at = self.last_chunk_at = self.finished_at = None
         self.chunk_gaps: list[float] = []
         self.duration = 0.0
-        self.error_type = self.cost = self.throughput = None
+        self.error_type = self.cost = self.throughput = self.service_tier = None
         self.billing = a.BILLING_PAYG
         self.priced = False
         self.ended = self.span_ended = False
@@ -181,6 +181,11 @@ class Call:
             self.response_id = response_id
         if finish_reasons:
             self.finish_reasons = [str(r) for r in finish_reasons]
+
+    def set_service_tier(self, tier) -> None:
+        """The tier the provider says it billed (OpenAI's response ``service_tier``); it prices the call."""
+        if isinstance(tier, str) and tier:
+            self.service_tier = tier
 
     def set_usage(self, usage: Usage | None) -> None:
         if usage is not None:
@@ -230,6 +235,8 @@ class Call:
             span_attrs[a.RESPONSE_ID] = self.response_id
         if self.finish_reasons:
             span_attrs[a.RESPONSE_FINISH_REASONS] = self.finish_reasons
+        if self.service_tier:  # only the OpenAI instrumentor sets it
+            span_attrs[a.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
         if error is not None:
             self.error_type = etype = error_type(error)
             span_attrs[a.ERROR_TYPE] = etype
@@ -275,9 +282,12 @@ class Call:
 
     def _price(self, usage: Usage) -> Cost | None:
         pricing = self.telemetry.pricing
-        cost = pricing.price(self.provider, self.request_model, usage)
+        # A tier is passed only when it is not the standard one, so a pricing object with the
+        # three-argument price() keeps working for standard calls.
+        extra = (self.service_tier,) if self.service_tier not in STANDARD_SERVICE_TIERS else ()
+        cost = pricing.price(self.provider, self.request_model, usage, *extra)
         if cost is None and self.response_model and self.response_model != self.request_model:
-            cost = pricing.price(self.provider, self.response_model, usage)
+            cost = pricing.price(self.provider, self.response_model, usage, *extra)
         return cost
 
 

@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Usage", "Cost"]
+__all__ = ["Usage", "Cost", "STANDARD_SERVICE_TIERS"]
+
+# Service tiers billed at the standard rates: what OpenAI reports for a standard call ("default"),
+# a request's "auto" (the response says what ran), and none at all. Other tiers (flex, priority, ...)
+# are priced with their own rates where genai-prices has them.
+STANDARD_SERVICE_TIERS = frozenset((None, "", "default", "auto", "standard"))
 
 
 @dataclass(slots=True)

@@ -104,6 +104,7 @@ class Controls:
     output_tokens: int
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    service_tier: str | None = None
     reasoning_tokens: int = 0
     tool_use_prompt_tokens: int = 0
     web_search_calls: int = 1
@@ -136,6 +137,7 @@ class Controls:
             output_tokens=len(reply.split()) + reasoning if output_tokens is None else output_tokens,
             cached_tokens=_number(headers, "x-fake-cached-tokens", int) or 0,
             cache_write_tokens=_number(headers, "x-fake-cache-write-tokens", int) or 0,
+            service_tier=headers.get("x-fake-service-tier") or None,
             reasoning_tokens=reasoning,
             tool_use_prompt_tokens=_number(headers, "x-fake-tool-use-prompt-tokens", int) or 0,
             web_search_calls=1 if web_search_calls is None else web_search_calls,

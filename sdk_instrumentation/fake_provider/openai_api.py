@@ -79,6 +79,15 @@ def _input_details(c: Controls) -> dict:
     return details
 
 
+def service_tier(body: dict, c: Controls) -> str:
+    """The tier the response reports: the ``x-fake-service-tier`` header, else the requested
+    ``service_tier`` (``auto`` or none runs as ``default``), as OpenAI reports the tier it used."""
+    if c.service_tier:
+        return c.service_tier
+    requested = body.get("service_tier")
+    return requested if isinstance(requested, str) and requested not in ("", "auto") else "default"
+
+
 def _chat_usage(c: Controls) -> dict:
     return {
         "prompt_tokens": c.input_tokens,
@@ -108,7 +117,8 @@ async def chat_completions(provider, request: Request):
     body, c = begun
     requested = str(body.get("model", ""))
     model = c.model or requested
-    base = {"id": _id("chatcmpl-"), "created": int(time.time()), "model": model, "service_tier": "default", "system_fingerprint": "fp_fake"}
+    base = {"id": _id("chatcmpl-"), "created": int(time.time()), "model": model, "service_tier": service_tier(body, c),
+            "system_fingerprint": "fp_fake"}
     annotations = _chat_annotations(requested, c.reply)
     if not body.get("stream"):
         message = {"role": "assistant", "content": c.reply, "refusal": None, "annotations": annotations}
@@ -184,7 +194,7 @@ async def responses(provider, request: Request):
         "parallel_tool_calls": True,
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-        "service_tier": "default",
+        "service_tier": service_tier(body, c),
         "store": body.get("store", True),
         "temperature": body.get("temperature", 1.0),
         "text": {"format": {"type": "text"}},

@@ -498,3 +498,64 @@ async def test_async_chat_cache_writes_are_recorded_and_priced(openai_instrument
                                                                  extra_headers=CACHE_WRITE_HEADERS)
     assert response.usage.prompt_tokens == 4020
     assert_cache_write_call(otel)
+
+
+# -- service tiers (issue 11, point 3) --------------------------------------------------------------
+TIER_HEADERS = {"x-fake-input-tokens": "10000", "x-fake-cached-tokens": "2000", "x-fake-output-tokens": "800"}
+
+
+def tier_reference(model: str, tier: str | None) -> float:
+    """Total cost of TIER_HEADERS' usage by genai-prices' calc_price with the tier as price context."""
+    import genai_prices
+
+    result = genai_prices.calc_price(genai_prices.Usage(input_tokens=10000, cache_read_tokens=2000, output_tokens=800),
+                                     model, provider_id="openai",
+                                     price_context={"service_tier": tier} if tier else None)
+    return float(result.total_price)
+
+
+@pytest.mark.parametrize("model, requested, reported", [
+    ("gpt-5", "flex", "flex"),
+    ("gpt-5", "priority", "priority"),
+    ("gpt-5", "auto", "default"),
+    ("gpt-4o-mini", None, "default"),
+    ("gpt-5", "scale", "scale"),          # no scale variant in genai-prices: standard rates
+])
+def test_service_tier_the_response_reports_prices_the_call(openai_instrumented, openai_client, otel, model, requested,
+                                                            reported):
+    extra = {"service_tier": requested} if requested else {}
+    response = openai_client.chat.completions.create(model=model, messages=MSG, extra_headers=TIER_HEADERS, **extra)
+    assert response.service_tier == reported
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["openai.response.service_tier"] == reported
+    assert attrs.get("openai.request.service_tier") == requested
+    want = tier_reference(model, reported)
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(want, abs=1e-9)
+    if reported in ("flex", "priority"):  # the tier's rates really differ from the standard ones
+        assert abs(want - tier_reference(model, None)) > 1e-4
+
+
+def test_service_tier_of_streams_and_responses(openai_instrumented, openai_client, otel):
+    list(openai_client.chat.completions.create(model="gpt-5", messages=MSG, stream=True, service_tier="flex",
+                                               extra_headers=TIER_HEADERS))
+    list(openai_client.responses.create(model="gpt-5", input="hi", stream=True, service_tier="priority",
+                                        extra_headers=TIER_HEADERS))
+    openai_client.responses.create(model="gpt-5", input="hi", extra_headers={**TIER_HEADERS,
+                                                                             "x-fake-service-tier": "flex"})
+    spans = otel.finished_spans()
+    assert [s.attributes["openai.response.service_tier"] for s in spans] == ["flex", "priority", "flex"]
+    for span, tier in zip(spans, ["flex", "priority", "flex"]):
+        assert span.attributes["genai_lens.cost.usd"] == pytest.approx(tier_reference("gpt-5", tier), abs=1e-9)
+
+
+def test_fast_path_tier_prices_equal_genai_prices():
+    from sdk_instrumentation.pricing import Pricing
+    from sdk_instrumentation.usage import Usage
+
+    pricing = Pricing()
+    usage = Usage(input_tokens=10000, cache_read_tokens=2000, output_tokens=800)
+    # The fast path with a tier equals genai-prices' own answer with that price context, and a tier the
+    # model has no variant for is the standard price.
+    assert pricing.price("openai", "gpt-5", usage, "flex").total == pytest.approx(tier_reference("gpt-5", "flex"), abs=1e-12)
+    assert pricing.price("openai", "gpt-5", usage, "scale").total == pytest.approx(tier_reference("gpt-5", None), abs=1e-12)
+    assert pricing.price("openai", "gpt-5", usage, "default") == pricing.price("openai", "gpt-5", usage)
