@@ -60,6 +60,11 @@ METRIC_THROUGHPUT = "genai_lens.throughput"
 METRIC_COST = "genai_lens.cost"
 METRIC_WEB_SEARCH_CALLS = "genai_lens.web_search.calls"
 METRIC_UNPRICED_REQUESTS = "genai_lens.unpriced.requests"
+# Why a successful call has no cost (span and unpriced counter): the model has no known price, or
+# the response reported no usage (Gemini API batchEmbedContents). Never counted as free.
+UNPRICED_REASON = "genai_lens.unpriced.reason"
+UNPRICED_NO_PRICE = "no_price"
+UNPRICED_NO_USAGE = "no_usage"
 
 # Bucket boundaries advised by the GenAI semantic conventions.
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)

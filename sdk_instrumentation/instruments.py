@@ -93,6 +93,8 @@ class Instruments:
                 self.time_per_output_chunk.record(gap, attrs)
         usage = call.usage
         if usage is None:
+            if call.error_type is None:  # answered, but with no usage: unpriced, never free
+                self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: a.UNPRICED_NO_USAGE})
             return
         self.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT})
         if call.operation != "embeddings":
@@ -105,7 +107,7 @@ class Instruments:
             return
         cost = call.cost
         if cost is None:
-            self.unpriced_requests.add(1, attrs)
+            self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: a.UNPRICED_NO_PRICE})
         else:
             add = self.cost.add
             add(cost.input, {**attrs, a.COST_TYPE: a.COST_INPUT})

@@ -24,6 +24,7 @@ Every method swallows its own errors (see ``safety``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any, Mapping
@@ -37,6 +38,8 @@ from .instruments import Instruments
 from .safety import guard, log_once
 from .usage import STANDARD_SERVICE_TIERS, Cost, Usage
 from .version import __version__
+
+logger = logging.getLogger("sdk_instrumentation")
 
 __all__ = ["Telemetry", "Call", "error_type", "capture_content_enabled"]
 
@@ -272,6 +275,11 @@ class Call:
                 cost = None
             if cost is not None:
                 span_attrs[a.COST_USD] = cost.total
+            elif self.priced:
+                span_attrs[a.UNPRICED_REASON] = a.UNPRICED_NO_PRICE
+        elif error is None:  # answered without usage: unpriced, never free (one warning per model)
+            span_attrs[a.UNPRICED_REASON] = a.UNPRICED_NO_USAGE
+            warn_no_usage(self.provider, self.request_model, self.operation)
 
         if span is not None:
             if self.output_messages is not None:
@@ -289,6 +297,19 @@ class Call:
         if cost is None and self.response_model and self.response_model != self.request_model:
             cost = pricing.price(self.provider, self.response_model, usage, *extra)
         return cost
+
+
+_no_usage_warned: set[tuple[str, str, str]] = set()
+
+
+def warn_no_usage(provider: str, model: str, operation: str) -> None:
+    """One warning per (provider, model, operation) whose responses carry no usage."""
+    key = (provider, model, operation)
+    if key not in _no_usage_warned:
+        _no_usage_warned.add(key)
+        logger.warning("%s %s on %s ended without token usage (none in the response, or the stream was left early): "
+                       "counted as unpriced (reason no_usage), "
+                       "not as free", operation, model, provider)
 
 
 def _to_json(value: Any) -> str:

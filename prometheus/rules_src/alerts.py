@@ -94,10 +94,11 @@ def alert_rules(t: dict) -> list[dict]:
         "UnpricedModelSeen", k, rb,
         "sum by (gen_ai_provider_name, gen_ai_request_model, service_name) "
         "(increase(genai_lens_unpriced_requests_total[15m])) > 0",
-        "Model {{ $labels.gen_ai_request_model }} has no known price",
+        "Calls to {{ $labels.gen_ai_request_model }} have no cost",
         "{{ $value | printf \"%.0f\" }} calls to {{ $labels.gen_ai_provider_name }} / "
         "{{ $labels.gen_ai_request_model }} from {{ $labels.service_name }} in the last 15 minutes had no "
-        "price, so their cost is missing from every cost panel.",
+        "cost (no known price, or no token usage in the response: its genai_lens_unpriced_reason label "
+        "says which), so it is missing from every cost panel.",
     ))
 
     k = t["ExporterDown"]

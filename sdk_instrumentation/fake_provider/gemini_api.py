@@ -155,6 +155,8 @@ def _embed(body: dict, c: Controls, action: str, vertex: bool) -> dict:
     for item in body.get("requests") or []:
         dims = int(item.get("outputDimensionality") or (item.get("embedContentConfig") or {}).get("outputDimensionality") or 768)
         embeddings.append({"values": embedding_vector(request_text(item.get("content")), dims)})
+    if not vertex:  # the Gemini API's BatchEmbedContentsResponse has embeddings only, no usage
+        return {"embeddings": embeddings}
     return {"embeddings": embeddings, "usageMetadata": usage}
 
 

@@ -385,13 +385,25 @@ def test_embed_content(mode, otel, google_instrumented, gemini_client):
     [span] = otel.finished_spans()
     assert span.name == "embeddings gemini-embedding-001"
     assert span.attributes[a.OPERATION_NAME] == "embeddings"
-    assert span.attributes[a.USAGE_INPUT_TOKENS] == 12
-    assert a.USAGE_OUTPUT_TOKENS not in span.attributes
+    # The Gemini API's batchEmbedContents answers with embeddings only, no usage: the call is a request
+    # and unpriced with its reason, never a free call with 0 tokens.
+    assert a.USAGE_INPUT_TOKENS not in span.attributes and a.COST_USD not in span.attributes
+    assert span.attributes[a.UNPRICED_REASON] == a.UNPRICED_NO_USAGE
     base = metric_attrs(model="gemini-embedding-001", operation="embeddings")
-    assert point_attrs(otel, a.METRIC_TOKEN_USAGE) == [{**base, a.TOKEN_TYPE: "input"}]
-    assert otel.total(a.METRIC_TOKEN_USAGE) == 12
-    assert otel.total(a.METRIC_COST, genai_lens__cost__type="input") == pytest.approx(12 * EMBEDDING_PER_TOKEN, abs=1e-9)
+    assert point_attrs(otel, a.METRIC_UNPRICED_REQUESTS) == [{**base, a.UNPRICED_REASON: "no_usage"}]
+    assert otel.total(a.METRIC_UNPRICED_REQUESTS) == 1
+    assert otel.count(a.METRIC_OPERATION_DURATION) == 1
+    assert otel.points(a.METRIC_TOKEN_USAGE) == [] and otel.points(a.METRIC_COST) == []
     assert otel.points(a.METRIC_TIME_TO_FIRST_CHUNK) == []
+
+
+def test_vertex_embed_content_is_priced(otel, google_instrumented, vertex_client):
+    cfg = types.EmbedContentConfig(http_options=types.HttpOptions(headers={"x-fake-input-tokens": "12"}))
+    vertex_client.models.embed_content(model="gemini-embedding-001", contents="embed these words", config=cfg)
+    [span] = otel.finished_spans()
+    assert span.attributes[a.USAGE_INPUT_TOKENS] == 12 and a.UNPRICED_REASON not in span.attributes
+    assert otel.total(a.METRIC_COST, genai_lens__cost__type="input") == pytest.approx(12 * EMBEDDING_PER_TOKEN, abs=1e-9)
+    assert otel.points(a.METRIC_UNPRICED_REQUESTS) == []
 
 
 def test_vertex_predict_embeddings_count_tokens(otel, google_instrumented, vertex_client, fake_provider):
