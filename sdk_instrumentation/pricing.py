@@ -32,7 +32,7 @@ from decimal import Decimal
 from sdk_instrumentation.pricing_file import FilePrice, PricingFile, PricingFileError, load_pricing_file
 from sdk_instrumentation.usage import STANDARD_SERVICE_TIERS, Cost, Usage
 
-__all__ = ["Pricing", "PricingFileError", "PRICING_FILE_ENV", "PROVIDER_IDS", "WEB_SEARCH_DEFAULTS"]
+__all__ = ["Pricing", "PricingFileError", "PRICING_FILE_ENV", "PROVIDER_IDS", "SHIPPED_PRICES"]
 
 logger = logging.getLogger("sdk_instrumentation.pricing")
 
@@ -57,25 +57,9 @@ PROVIDER_IDS: dict[str, str] = {
     "cohere": "cohere",
 }
 
-# Web search price per call (USD) for models whose genai-prices entry has no web search price
-# (genai-prices' own `web_searches_kcount` wins; the user file wins over both). First match wins.
-# (provider names, model glob, USD per call)
-WEB_SEARCH_DEFAULTS: tuple[tuple[tuple[str, ...], str, float], ...] = (
-    # OpenAI platform pricing, "Built-in tools": web search (the `web_search` tool, all models)
-    # $10.00 / 1k calls, search content tokens billed at model rates. The older
-    # `web_search_preview` tool on non-reasoning models (gpt-4o, gpt-4.1) lists $25 / 1k calls;
-    # we price the current `web_search` tool. Azure lists its own web search rates: not guessed.
-    (("openai",), "gpt-4o*", 0.010),
-    (("openai",), "gpt-4.1*", 0.010),
-    (("openai",), "gpt-5*", 0.010),
-    (("openai",), "o3*", 0.010),
-    (("openai",), "o4*", 0.010),
-    # Gemini API pricing, "Grounding with Google Search": Gemini 3 models $14 / 1,000 search
-    # queries; Gemini 2.x models $35 / 1,000 grounded prompts. Free daily/monthly allowances
-    # are not modelled (each call is priced as if past the allowance). Vertex AI lists the same.
-    (("gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai"), "gemini-3*", 0.014),
-    (("gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai"), "gemini-2*", 0.035),
-)
+# Prices genai-prices lacks (web search fees of some models, ...): one shipped data file in the
+# pricing-file format, each entry with its source and date. Used after the user's file and genai-prices.
+SHIPPED_PRICES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "prices.yaml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +107,7 @@ class Pricing:
         self._lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()
         self._snapshot = _bundled_snapshot()
+        self._shipped = load_pricing_file(SHIPPED_PRICES, require_sources=True)
 
     def price(self, provider: str, model: str, usage: Usage, service_tier: str | None = None) -> Cost | None:
         """USD cost of one call, split into input / output / other; None when the model is unpriced.
@@ -213,9 +198,17 @@ class Pricing:
             if entry.price is not None and entry.matches(provider, name):
                 web_search = web_search_override
                 if web_search is None:
-                    web_search = _default_web_search(provider, name)
+                    web_search = self._shipped_web_search(provider, name)
                 return _from_file_price(entry.price, web_search, f"{self._file.path}:{entry.line}")
-        return self._from_genai_prices(provider, name, web_search_override, service_tier)
+        entry = self._from_genai_prices(provider, name, web_search_override, service_tier)
+        if entry is _UNPRICED:  # last, the shipped data file's token prices (none at present)
+            for shipped in self._shipped.models:
+                if shipped.price is not None and shipped.matches(provider, name):
+                    web_search = web_search_override
+                    if web_search is None:
+                        web_search = self._shipped_web_search(provider, name)
+                    return _from_file_price(shipped.price, web_search, f"{SHIPPED_PRICES}:{shipped.line}")
+        return entry
 
     def _from_genai_prices(self, provider: str, name: str, web_search_override: float | None,
                            service_tier: str | None = None) -> _Entry:
@@ -237,7 +230,7 @@ class Pricing:
         elif web_searches_kcount is not None:
             web_search = float(Decimal(web_searches_kcount) / 1000)
         else:
-            web_search = _default_web_search(provider, name)
+            web_search = self._shipped_web_search(provider, name)
         return _from_model_price(
             model_price,
             web_search,
@@ -246,21 +239,19 @@ class Pricing:
         )
 
 
+    def _shipped_web_search(self, provider: str, name: str) -> float:
+        """The shipped data file's web search fee for a model genai-prices has none for; else 0."""
+        for entry in self._shipped.models:
+            if entry.web_search_per_call is not None and entry.matches(provider, name):
+                return entry.web_search_per_call
+        return 0.0
+
+
 def _model_name(model: str) -> str:
     """The name genai-prices matches: Gemini's ``models/x`` and Vertex ``.../models/x`` become ``x``."""
     if model.startswith(("models/", "projects/", "publishers/")) and "models/" in model:
         return model.rsplit("models/", 1)[1]
     return model
-
-
-def _default_web_search(provider: str, name: str) -> float:
-    from fnmatch import fnmatchcase
-
-    lowered = name.lower()
-    for providers, pattern, per_call in WEB_SEARCH_DEFAULTS:
-        if provider in providers and fnmatchcase(lowered, pattern):
-            return per_call
-    return 0.0
 
 
 def _from_file_price(price: FilePrice, web_search: float, source: str) -> _Entry:

@@ -14,6 +14,8 @@
         tiers:                        # optional: long-context prices
           - {above_input_tokens: 200000, input_mtok: 2.5, output_mtok: 15}
         billing: subscription         # optional: payg (default) or subscription
+        source: "negotiated, contract 42"  # optional: where the price comes from
+        date: 2026-11-30              # optional: when it was read (required, with source, in the shipped file)
     api_keys:
       - key: team-a                   # the API key label (alias or redaction), never a raw key
         billing: subscription
@@ -25,6 +27,7 @@ with ``file:line:``, for example ``prices.yaml:12: 'input_mtok' must be a number
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import math
 import os
@@ -46,7 +49,7 @@ __all__ = [
 BILLING_VALUES = ("payg", "subscription")
 _TOP_KEYS = ("models", "api_keys")
 _PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "request", "tiers")
-_MODEL_KEYS = ("provider", "match", *_PRICE_KEYS, "web_search_per_call", "billing")
+_MODEL_KEYS = ("provider", "match", *_PRICE_KEYS, "web_search_per_call", "billing", "source", "date")
 _TIER_KEYS = ("above_input_tokens", "input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
 _API_KEY_KEYS = ("key", "billing")
 
@@ -86,6 +89,8 @@ class ModelEntry:
     web_search_per_call: float | None = None
     billing: str | None = None
     line: int = 0
+    source: str | None = None  # where the price was read (required in the shipped data file)
+    date: str | None = None    # when, YYYY-MM-DD
 
     def matches(self, provider: str, model: str) -> bool:
         if self.provider is not None and self.provider != provider:
@@ -114,18 +119,21 @@ def _glob_match(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
 
-def load_pricing_file(path: str | os.PathLike[str]) -> PricingFile:
-    """Read and validate a pricing file; raise PricingFileError naming file and line."""
+def load_pricing_file(path: str | os.PathLike[str], *, require_sources: bool = False) -> PricingFile:
+    """Read and validate a pricing file; raise PricingFileError naming file and line.
+
+    ``require_sources``: every models entry must carry ``source`` and ``date`` (the shipped data file).
+    """
     name = os.fspath(path)
     try:
         with open(name, encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise PricingFileError(f"{name}: cannot read pricing file: {exc}") from None
-    return parse_pricing_file(text, name)
+    return parse_pricing_file(text, name, require_sources=require_sources)
 
 
-def parse_pricing_file(text: str, name: str = "<pricing file>") -> PricingFile:
+def parse_pricing_file(text: str, name: str = "<pricing file>", *, require_sources: bool = False) -> PricingFile:
     """Validate YAML text; ``name`` is used in error messages."""
     loader = yaml.SafeLoader(text)
     try:
@@ -140,13 +148,14 @@ def parse_pricing_file(text: str, name: str = "<pricing file>") -> PricingFile:
         loader.dispose()
     if root is None:
         return PricingFile(path=name)
-    return _Reader(loader, name).read(root)
+    return _Reader(loader, name, require_sources).read(root)
 
 
 class _Reader:
     """Walks the composed YAML nodes so every error can name its line."""
 
-    def __init__(self, loader: yaml.SafeLoader, name: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader, name: str, require_sources: bool = False) -> None:
+        self._require_sources = require_sources
         self._loader = loader
         self._name = name
 
@@ -195,6 +204,16 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             raise self._error(fields[key], f"{key!r} must be a non-empty string")
         return value
+
+    def _date(self, fields: dict[str, yaml.Node]) -> str | None:
+        """``date: 2026-12-01`` (quoted or not) as the string ``"2026-12-01"``."""
+        if "date" not in fields:
+            return None
+        value = self._scalar(fields["date"])
+        text = value.isoformat() if isinstance(value, datetime.date) else value
+        if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise self._error(fields["date"], "'date' must be a date, YYYY-MM-DD")
+        return text
 
     def _glob(self, fields: dict[str, yaml.Node], key: str) -> str | None:
         value = self._string(fields, key)
@@ -245,6 +264,10 @@ class _Reader:
         billing = self._billing(fields)
         if price is None and web_search is None and billing is None:
             raise self._error(node, "a models entry needs prices, 'web_search_per_call' or 'billing'")
+        source = self._string(fields, "source")
+        date = self._date(fields)
+        if self._require_sources and (source is None or date is None):
+            raise self._error(node, "every entry of this file needs 'source' and 'date'")
         return ModelEntry(
             match=match,
             provider=provider,
@@ -252,6 +275,8 @@ class _Reader:
             web_search_per_call=web_search,
             billing=billing,
             line=node.start_mark.line + 1,
+            source=source,
+            date=date,
         )
 
     def _tiers(self, node: yaml.Node) -> tuple[FileTier, ...]:

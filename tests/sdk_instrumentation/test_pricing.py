@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import pathlib
+import re
 import socket
 import threading
 from datetime import UTC, datetime
@@ -168,14 +170,42 @@ def test_web_search_from_genai_prices(pricing):
 
 
 @pytest.mark.parametrize(("provider", "model", "per_call"), [
-    ("openai", "gpt-5.3", 0.010),  # genai-prices has no web search price for it: bundled default
-    ("gcp.gemini", "gemini-2.0-flash-lite", 0.035),
-    ("gcp.gemini", "gemini-3.1-flash-lite-image", 0.014),
-    ("azure.ai.openai", "o3-mini", 0.0),  # no default for Azure's own entries: not guessed
+    # genai-prices has no web search price for these search models: the shipped data file's, as published
+    ("openai", "gpt-4o-search-preview", 0.025),
+    ("openai", "gpt-4o-search-preview-2025-03-11", 0.025),
+    ("openai", "gpt-4o-mini-search-preview", 0.010),  # genai-prices matches it to gpt-4o-mini: its price wins
+    ("openai", "gpt-5-search-api", 0.010),
+    # models that cannot search, or whose search price is not published for them: no fee, not guessed
+    ("openai", "gpt-4o-mini-tts", 0.0),
+    ("openai", "gpt-4o-transcribe", 0.0),
+    ("openai", "gpt-image-1", 0.0),
+    ("openai", "gpt-4.1-nano", 0.0),
+    ("openai", "gpt-5.3", 0.0),
+    ("gcp.gemini", "gemini-2.5-flash-tts", 0.0),
+    ("gcp.gemini", "gemini-2.0-flash-lite", 0.0),
+    ("azure.ai.openai", "o3-mini", 0.0),
 ])
-def test_web_search_bundled_defaults(pricing, provider, model, per_call):
+def test_web_search_fees_of_the_shipped_data_file(pricing, provider, model, per_call):
     cost = pricing.price(provider, model, Usage(input_tokens=10, web_search_calls=4))
     assert cost.other == pytest.approx(4 * per_call, abs=TOL)
+
+
+def test_the_shipped_data_file_names_source_and_date_of_every_price():
+    from sdk_instrumentation.pricing import SHIPPED_PRICES
+    from sdk_instrumentation.pricing_file import load_pricing_file
+
+    shipped = load_pricing_file(SHIPPED_PRICES, require_sources=True)
+    assert len(shipped.models) >= 2
+    assert all(e.source.startswith("https://") and len(e.date) == 10 for e in shipped.models)
+
+
+def test_no_prices_in_code():
+    """Every number that is a price lives in genai-prices, the shipped data file or the user's file."""
+    import sdk_instrumentation.pricing as module
+
+    assert not hasattr(module, "WEB_SEARCH_DEFAULTS")
+    source = pathlib.Path(module.__file__).read_text()
+    assert not re.search(r"\b0\.0[0-9]*[1-9]\b", source), "a price-like literal in pricing.py"
 
 
 def test_per_request_fee(pricing):

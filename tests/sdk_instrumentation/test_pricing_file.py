@@ -190,3 +190,28 @@ def test_missing_file_names_the_file(tmp_path):
     missing = tmp_path / "nope.yaml"
     with pytest.raises(PricingFileError, match=r"nope\.yaml: cannot read pricing file"):
         Pricing(pricing_file=missing)
+
+
+def test_source_and_date_of_an_entry(tmp_path):
+    path = tmp_path / "prices.yaml"
+    path.write_text(textwrap.dedent("""\
+        models:
+          - match: "my-model"
+            web_search_per_call: 0.02
+            source: "https://example.com/pricing"
+            date: 2026-11-30
+    """))
+    (entry,) = load_pricing_file(path, require_sources=True).models
+    assert (entry.source, entry.date, entry.web_search_per_call) == ("https://example.com/pricing", "2026-11-30", 0.02)
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [
+    ('  - match: "m"\n    web_search_per_call: 0.02\n    date: "30/11/2026"\n', 4, "'date' must be a date, YYYY-MM-DD"),
+    ('  - match: "m"\n    web_search_per_call: 0.02\n    date: "2026-11-30"\n', 2, "needs 'source' and 'date'"),
+])
+def test_the_shipped_files_rules_name_file_and_line(tmp_path, body, line, message):
+    path = tmp_path / "prices.yaml"
+    path.write_text("models:\n" + body)
+    with pytest.raises(PricingFileError) as info:
+        load_pricing_file(path, require_sources=True)
+    assert str(info.value).startswith(f"{path}:{line}:") and message in str(info.value)
