@@ -96,9 +96,11 @@ class Pricing:
     ``pricing_file``: path of a user YAML file (see ``sdk_instrumentation.pricing_file``);
     when None, the environment variable ``GENAI_LENS_PRICING_FILE`` is read instead.
     ``clock``: seconds since the epoch, for dated genai-prices prices (tests pass their own).
+    ``shipped_prices``: the data file of prices genai-prices lacks (default: the one shipped).
     """
 
-    def __init__(self, pricing_file: str | os.PathLike[str] | None = None, *, clock: Callable[[], float] = time.time):
+    def __init__(self, pricing_file: str | os.PathLike[str] | None = None, *, clock: Callable[[], float] = time.time,
+                 shipped_prices: str | os.PathLike[str] = SHIPPED_PRICES):
         if pricing_file is None:
             pricing_file = os.environ.get(PRICING_FILE_ENV) or None
         self._file = load_pricing_file(pricing_file) if pricing_file is not None else PricingFile()
@@ -107,7 +109,7 @@ class Pricing:
         self._lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()
         self._snapshot = _bundled_snapshot()
-        self._shipped = load_pricing_file(SHIPPED_PRICES, require_sources=True)
+        self._shipped = load_pricing_file(shipped_prices, require_sources=True)
 
     def price(self, provider: str, model: str, usage: Usage, service_tier: str | None = None) -> Cost | None:
         """USD cost of one call, split into input / output / other; None when the model is unpriced.
@@ -194,21 +196,23 @@ class Pricing:
             ),
             None,
         )
-        for entry in self._file.models:
+        # The user's file, then genai-prices, then the shipped data file's token prices (none at present).
+        entry = self._from_file(self._file, provider, name, web_search_override)
+        if entry is None:
+            entry = self._from_genai_prices(provider, name, web_search_override, service_tier)
+        if entry is _UNPRICED:
+            entry = self._from_file(self._shipped, provider, name, web_search_override) or _UNPRICED
+        return entry
+
+    def _from_file(self, prices: PricingFile, provider: str, name: str, web_search_override: float | None):
+        """The first entry of ``prices`` with token prices for the model, as an _Entry; else None."""
+        for entry in prices.models:
             if entry.price is not None and entry.matches(provider, name):
                 web_search = web_search_override
                 if web_search is None:
                     web_search = self._shipped_web_search(provider, name)
-                return _from_file_price(entry.price, web_search, f"{self._file.path}:{entry.line}")
-        entry = self._from_genai_prices(provider, name, web_search_override, service_tier)
-        if entry is _UNPRICED:  # last, the shipped data file's token prices (none at present)
-            for shipped in self._shipped.models:
-                if shipped.price is not None and shipped.matches(provider, name):
-                    web_search = web_search_override
-                    if web_search is None:
-                        web_search = self._shipped_web_search(provider, name)
-                    return _from_file_price(shipped.price, web_search, f"{SHIPPED_PRICES}:{shipped.line}")
-        return entry
+                return _from_file_price(entry.price, web_search, f"{prices.path}:{entry.line}")
+        return None
 
     def _from_genai_prices(self, provider: str, name: str, web_search_override: float | None,
                            service_tier: str | None = None) -> _Entry:

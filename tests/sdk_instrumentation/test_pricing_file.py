@@ -215,3 +215,22 @@ def test_the_shipped_files_rules_name_file_and_line(tmp_path, body, line, messag
     with pytest.raises(PricingFileError) as info:
         load_pricing_file(path, require_sources=True)
     assert str(info.value).startswith(f"{path}:{line}:") and message in str(info.value)
+
+
+def test_shipped_token_prices_come_after_the_user_file_and_genai_prices(tmp_path):
+    shipped = tmp_path / "shipped.yaml"
+    shipped.write_text(textwrap.dedent("""\
+        models:
+          - {provider: openai, match: "genai-lens-test-model", input_mtok: 1.0, output_mtok: 2.0,
+             source: "https://example.com/a", date: 2026-12-01}
+          - {provider: openai, match: "gpt-4o", input_mtok: 100.0, output_mtok: 100.0,
+             source: "https://example.com/b", date: 2026-12-01}
+    """))
+    user = tmp_path / "user.yaml"
+    user.write_text('models:\n  - {provider: openai, match: "genai-lens-user-model", input_mtok: 3.0, output_mtok: 4.0}\n')
+    pricing = Pricing(pricing_file=user, shipped_prices=shipped)
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert pricing.price("openai", "genai-lens-test-model", usage) == Cost(input=1.0, output=2.0, other=0.0)
+    assert pricing.describe("openai", "genai-lens-test-model") == f"{shipped}:2"
+    assert pricing.price("openai", "gpt-4o", usage) == Cost(input=2.5, output=10.0, other=0.0)  # genai-prices first
+    assert pricing.price("openai", "genai-lens-user-model", usage) == Cost(input=3.0, output=4.0, other=0.0)
