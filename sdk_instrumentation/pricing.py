@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -84,6 +84,9 @@ class _Entry:
     tiers: tuple[tuple[int, _Rates], ...] = ()
     expires: float = math.inf
     source: str = ""
+    # Set when the self-check found the fast path differs from genai-prices for this model: every
+    # call is then priced by genai-prices itself, ``slow(usage) -> Cost``.
+    slow: Callable[[Usage], Cost] | None = None
 
 
 _UNPRICED = _Entry(base=None)
@@ -125,30 +128,9 @@ class Pricing:
         entry = self._cache.get(key)
         if entry is None or (entry.expires != math.inf and self._clock() >= entry.expires):
             entry = self._resolve(*key)
-        rates = entry.base
-        if rates is None:
-            return None
-        n_input = usage.input_tokens
-        for above, tier_rates in entry.tiers:
-            if n_input > above:
-                rates = tier_rates
-            else:
-                break
-        cache_read = usage.cache_read_tokens
-        cache_write = usage.cache_write_tokens
-        uncached = n_input - cache_read - cache_write
-        if uncached < 0:
-            uncached = 0
-        reasoning = usage.reasoning_tokens
-        other_output = usage.output_tokens - reasoning
-        if other_output < 0:
-            other_output = 0
-        input_cost = (
-            uncached * rates.input_mtok + cache_read * rates.cache_read_mtok + cache_write * rates.cache_write_mtok
-        ) / 1_000_000
-        output_cost = (other_output * rates.output_mtok + reasoning * rates.reasoning_mtok) / 1_000_000
-        other_cost = rates.request + usage.web_search_calls * rates.web_search
-        return Cost(input=input_cost, output=output_cost, other=other_cost)
+        if entry.slow is not None:
+            return entry.slow(usage)
+        return _cost(entry, usage)
 
     def billing(self, provider: str, model: str, api_key_label: str | None = None) -> str:
         """``"subscription"`` or ``"payg"``: an api_keys entry wins, then a models entry, else payg."""
@@ -235,12 +217,44 @@ class Pricing:
             web_search = float(Decimal(web_searches_kcount) / 1000)
         else:
             web_search = self._shipped_web_search(provider, name)
-        return _from_model_price(
+        entry = _from_model_price(
             model_price,
             web_search,
             expires=_next_price_change(gp_model, now),
             source=f"genai-prices {gp_provider.id}/{gp_model.id}" + (f" ({service_tier})" if service_tier else ""),
         )
+        search_by_genai_prices = web_search_override is None and web_searches_kcount is not None
+        return self._self_checked(entry, gp_provider, gp_model, now, service_tier, search_by_genai_prices)
+
+    def _self_checked(self, entry: _Entry, gp_provider, gp_model, now: datetime, service_tier: str | None,
+                      search_by_genai_prices: bool) -> _Entry:
+        """The entry if the fast path equals genai-prices' own calc_price on probe usages that exercise
+        every price component the fast path knows (both sides of every tier); else the entry with a
+        slow path through genai-prices, and one warning. A genai-prices upgrade that adds a new kind of
+        price can then never make genai-lens silently wrong."""
+        context = {"service_tier": service_tier} if service_tier else None
+        thresholds = [above for above, _ in entry.tiers]
+
+        def reference(usage: Usage) -> Cost:
+            searches = usage.web_search_calls if search_by_genai_prices else 0
+            result = gp_model.calc_price(_genai_usage(usage, searches), gp_provider,
+                                         genai_request_timestamp=datetime.fromtimestamp(self._clock(), tz=UTC),
+                                         price_context=context)
+            other = float(result.total_price - result.input_price - result.output_price)
+            if not search_by_genai_prices:  # the fee of the user's or the shipped file
+                other += usage.web_search_calls * (entry.base.web_search if entry.base else 0.0)
+            return Cost(input=float(result.input_price), output=float(result.output_price), other=other)
+
+        for usage in _probe_usages(thresholds):
+            ours, theirs = _cost(entry, usage), reference(usage)
+            if ours is None or not all(_close(x, y) for x, y in ((ours.input, theirs.input), (ours.output, theirs.output),
+                                                                 (ours.other, theirs.other))):
+                logger.warning(
+                    "genai-lens's fast pricing of %s differs from genai-prices on %s (%s against %s): "
+                    "pricing this model through genai-prices itself from now on",
+                    entry.source, usage, ours, theirs)
+                return replace(entry, slow=reference)
+        return entry
 
 
     def _shipped_web_search(self, provider: str, name: str) -> float:
@@ -249,6 +263,56 @@ class Pricing:
             if entry.web_search_per_call is not None and entry.matches(provider, name):
                 return entry.web_search_per_call
         return 0.0
+
+
+def _cost(entry: _Entry, usage: Usage) -> Cost | None:
+    """The fast path: plain float arithmetic on a model's resolved rates."""
+    rates = entry.base
+    if rates is None:
+        return None
+    n_input = usage.input_tokens
+    for above, tier_rates in entry.tiers:
+        if n_input > above:
+            rates = tier_rates
+        else:
+            break
+    cache_read = usage.cache_read_tokens
+    cache_write = usage.cache_write_tokens
+    uncached = n_input - cache_read - cache_write
+    if uncached < 0:
+        uncached = 0
+    reasoning = usage.reasoning_tokens
+    other_output = usage.output_tokens - reasoning
+    if other_output < 0:
+        other_output = 0
+    input_cost = (
+        uncached * rates.input_mtok + cache_read * rates.cache_read_mtok + cache_write * rates.cache_write_mtok
+    ) / 1_000_000
+    output_cost = (other_output * rates.output_mtok + reasoning * rates.reasoning_mtok) / 1_000_000
+    other_cost = rates.request + usage.web_search_calls * rates.web_search
+    return Cost(input=input_cost, output=output_cost, other=other_cost)
+
+
+def _probe_usages(thresholds: list[int]) -> list[Usage]:
+    """Usages that touch every rate of the fast path: cached reads, cache writes, reasoning, web
+    search, and input below the first tier and above each tier's start."""
+    probes = []
+    for n_input in [5_000] + [above + 5_000 for above in thresholds]:
+        probes.append(Usage(input_tokens=n_input, output_tokens=1_300, cache_read_tokens=n_input // 4,
+                            cache_write_tokens=n_input // 8, reasoning_tokens=400, web_search_calls=2))
+    return probes
+
+
+def _genai_usage(usage: Usage, web_searches: int):
+    import genai_prices
+
+    return genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                              cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
+                              output_reasoning_tokens=usage.reasoning_tokens, web_searches=web_searches)
+
+
+def _close(ours: float, theirs: float) -> bool:
+    return abs(ours - theirs) <= 1e-12 + 1e-9 * abs(theirs)
 
 
 def _model_name(model: str) -> str:

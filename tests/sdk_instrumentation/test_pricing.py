@@ -300,3 +300,50 @@ def test_no_network_and_bundled_snapshot_only(monkeypatch):
     for provider, model, _, _ in MODELS:
         assert pricing.price(provider, model, Usage(input_tokens=10, output_tokens=10)) is not None
     assert genai_prices.data_snapshot._custom_snapshot is None
+
+
+# -- the self-check (issue 11, point 7) ---------------------------------------------------------
+
+def test_self_check_finds_the_fast_path_equal_to_genai_prices_for_every_mapped_model():
+    """Every model of every provider genai-lens maps: resolved once, the self-check's probe usages (cached,
+    cache writes, reasoning, web search, both sides of every tier) agree with calc_price."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    from sdk_instrumentation.pricing import PROVIDER_IDS
+
+    pricing = Pricing()
+    names = {}
+    for name, provider_id in PROVIDER_IDS.items():
+        names.setdefault(provider_id, name)
+    checked, slow = 0, []
+    for provider in get_snapshot().providers:
+        if provider.id not in names:
+            continue
+        for model in provider.models:
+            entry = pricing._resolve(names[provider.id], model.id)
+            if entry.base is not None:
+                checked += 1
+                if entry.slow is not None:
+                    slow.append((provider.id, model.id))
+    assert checked > 400 and slow == []
+
+
+def test_self_check_prices_through_genai_prices_when_the_fast_path_differs(caplog):
+    """A model whose fast rates would disagree with genai-prices (as a new kind of price would make them)
+    is priced by genai-prices itself from then on, with one warning."""
+    from dataclasses import replace
+
+    from genai_prices.data_snapshot import get_snapshot
+
+    pricing = Pricing()
+    entry = pricing._resolve("openai", "gpt-4o")
+    assert entry.slow is None
+    provider, model = get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
+    wrong = replace(entry, base=replace(entry.base, output_mtok=entry.base.output_mtok * 1.5))
+    with caplog.at_level(logging.WARNING, logger="sdk_instrumentation.pricing"):
+        checked = pricing._self_checked(wrong, provider, model, datetime.now(UTC), None, True)
+    assert checked.slow is not None
+    assert sum("differs from genai-prices" in r.message for r in caplog.records) == 1
+    pricing._cache[("openai", "gpt-4o")] = checked
+    usage = Usage(input_tokens=4_000, output_tokens=900, cache_read_tokens=1_000, web_search_calls=1)
+    assert_cost(pricing.price("openai", "gpt-4o", usage), reference("openai", "gpt-4o", usage))
