@@ -55,6 +55,23 @@ PROVIDER_IDS: dict[str, str] = {
     "mistral_ai": "mistral",
     "perplexity": "perplexity",
     "cohere": "cohere",
+    "openrouter": "openrouter",
+    "cloudflare": "cloudflare",
+    "litellm": "litellm",  # genai-prices resolves a LiteLLM name to its vendor's model
+}
+
+# Gateways the openai client reaches (providers.KNOWN_HOSTS names them; a LiteLLM proxy by the
+# user's mapping). Their model names are often "vendor/model" (openai/gpt-4o,
+# google/gemini-3-pro-preview): priced as the gateway itself if genai-prices knows the name there,
+# else as the vendor's model with the prefix stripped, else (no prefix) as an OpenAI model. The
+# model label keeps the full name.
+GATEWAYS = frozenset(("openrouter", "zenmux", "vercel", "cloudflare", "portkey", "helicone", "litellm"))
+# The vendor prefix of a gateway model name -> genai-prices provider id (others are tried as they are).
+VENDOR_IDS: dict[str, str] = {
+    "google": "google", "gemini": "google", "vertex_ai": "google", "google-vertex": "google",
+    "openai": "openai", "anthropic": "anthropic", "x-ai": "x-ai", "xai": "x-ai",
+    "mistralai": "mistral", "mistral": "mistral", "deepseek": "deepseek", "meta-llama": "meta",
+    "cohere": "cohere", "perplexity": "perplexity", "moonshotai": "moonshotai", "groq": "groq",
 }
 
 # Prices genai-prices lacks (web search fees of some models, ...): one shipped data file in the
@@ -180,11 +197,13 @@ class Pricing:
         )
         # The user's file, then genai-prices, then the shipped data file's token prices (none at present).
         entry = self._from_file(self._file, provider, name, web_search_override)
-        if entry is None:
-            entry = self._from_genai_prices(provider, name, web_search_override, service_tier)
+        if entry is not None:
+            return entry
+        entry = self._from_genai_prices(provider, name, web_search_override, service_tier)
         if entry is _UNPRICED:
             entry = self._from_file(self._shipped, provider, name, web_search_override) or _UNPRICED
-        return entry
+        markup = next((e.markup for e in self._file.models if e.markup is not None and e.matches(provider, name)), None)
+        return _marked_up(entry, markup) if markup and entry.base is not None else entry
 
     def _from_file(self, prices: PricingFile, provider: str, name: str, web_search_override: float | None):
         """The first entry of ``prices`` with token prices for the model, as an _Entry; else None."""
@@ -198,15 +217,10 @@ class Pricing:
 
     def _from_genai_prices(self, provider: str, name: str, web_search_override: float | None,
                            service_tier: str | None = None) -> _Entry:
-        from genai_prices.data_snapshot import find_provider_by_id
-
-        provider_id = PROVIDER_IDS.get(provider, provider)
-        if not provider_id or find_provider_by_id(self._snapshot.providers, provider_id) is None:
+        found = self._find_model(provider, name)
+        if found is None:
             return _UNPRICED
-        try:
-            gp_provider, gp_model = self._snapshot.find_provider_model(name, None, provider_id, None)
-        except LookupError:
-            return _UNPRICED
+        gp_provider, gp_model, via = found
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         # A tier's price variant overrides the rates it names; the others stay standard (genai-prices).
         model_price = gp_model.get_prices(now, {"service_tier": service_tier} if service_tier else None)
@@ -221,10 +235,30 @@ class Pricing:
             model_price,
             web_search,
             expires=_next_price_change(gp_model, now),
-            source=f"genai-prices {gp_provider.id}/{gp_model.id}" + (f" ({service_tier})" if service_tier else ""),
+            source=f"genai-prices {gp_provider.id}/{gp_model.id}" + (f" via {via}" if via else "")
+            + (f" ({service_tier})" if service_tier else ""),
         )
         search_by_genai_prices = web_search_override is None and web_searches_kcount is not None
         return self._self_checked(entry, gp_provider, gp_model, now, service_tier, search_by_genai_prices)
+
+    def _find_model(self, provider: str, name: str):
+        """``(genai-prices provider, model, gateway or "")`` for a model name, or None."""
+        from genai_prices.data_snapshot import find_provider_by_id
+
+        candidates = [(PROVIDER_IDS.get(provider, provider), name)]
+        if provider in GATEWAYS:
+            vendor, slash, rest = name.partition("/")
+            candidates.append((VENDOR_IDS.get(vendor.lower(), vendor.lower()), rest) if slash else ("openai", name))
+        for provider_id, model_name in candidates:
+            known = provider_id == "litellm" or find_provider_by_id(self._snapshot.providers, provider_id) is not None
+            if not provider_id or not model_name or not known:
+                continue
+            try:
+                gp_provider, gp_model = self._snapshot.find_provider_model(model_name, None, provider_id, None)
+            except LookupError:
+                continue
+            return gp_provider, gp_model, provider if gp_provider.id != PROVIDER_IDS.get(provider, provider) else ""
+        return None
 
     def _self_checked(self, entry: _Entry, gp_provider, gp_model, now: datetime, service_tier: str | None,
                       search_by_genai_prices: bool) -> _Entry:
@@ -293,6 +327,25 @@ def _cost(entry: _Entry, usage: Usage) -> Cost | None:
     return Cost(input=input_cost, output=output_cost, other=other_cost)
 
 
+def _marked_up(entry: _Entry, markup: float) -> _Entry:
+    """Every rate of ``entry`` times (1 + markup): a gateway's fee on the vendor's price."""
+    factor = 1.0 + markup
+
+    def scaled(rates: _Rates) -> _Rates:
+        return _Rates(*(value * factor for value in (rates.input_mtok, rates.cache_read_mtok, rates.cache_write_mtok,
+                                                     rates.output_mtok, rates.reasoning_mtok, rates.web_search,
+                                                     rates.request)))
+
+    slow = entry.slow
+    return replace(entry, base=scaled(entry.base), tiers=tuple((above, scaled(r)) for above, r in entry.tiers),
+                   source=f"{entry.source} + {markup:.4g} markup",
+                   slow=None if slow is None else (lambda usage: _scaled_cost(slow(usage), factor)))
+
+
+def _scaled_cost(cost: Cost, factor: float) -> Cost:
+    return Cost(input=cost.input * factor, output=cost.output * factor, other=cost.other * factor)
+
+
 def _probe_usages(thresholds: list[int]) -> list[Usage]:
     """Usages that touch every rate of the fast path: cached reads, cache writes, reasoning, web
     search, and input below the first tier and above each tier's start."""
@@ -316,9 +369,13 @@ def _close(ours: float, theirs: float) -> bool:
 
 
 def _model_name(model: str) -> str:
-    """The name genai-prices matches: Gemini's ``models/x`` and Vertex ``.../models/x`` become ``x``."""
+    """The name genai-prices matches: surrounding whitespace dropped; Gemini's ``models/x``, Vertex
+    ``.../models/x`` and a tuned model's ``tunedModels/x`` become ``x``."""
+    model = model.strip()
     if model.startswith(("models/", "projects/", "publishers/")) and "models/" in model:
         return model.rsplit("models/", 1)[1]
+    if model.startswith("tunedModels/"):
+        return model[len("tunedModels/"):]
     return model
 
 

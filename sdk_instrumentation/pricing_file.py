@@ -14,6 +14,9 @@
         tiers:                        # optional: long-context prices
           - {above_input_tokens: 200000, input_mtok: 2.5, output_mtok: 15}
         billing: subscription         # optional: payg (default) or subscription
+      - provider: openrouter          # a gateway's markup on the prices found for its models
+        match: "*"
+        markup: 0.055                 # +5.5% on genai-prices' (or the shipped file's) price
         source: "negotiated, contract 42"  # optional: where the price comes from
         date: 2026-11-30              # optional: when it was read (required, with source, in the shipped file)
     api_keys:
@@ -49,7 +52,7 @@ __all__ = [
 BILLING_VALUES = ("payg", "subscription")
 _TOP_KEYS = ("models", "api_keys")
 _PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "request", "tiers")
-_MODEL_KEYS = ("provider", "match", *_PRICE_KEYS, "web_search_per_call", "billing", "source", "date")
+_MODEL_KEYS = ("provider", "match", *_PRICE_KEYS, "web_search_per_call", "billing", "markup", "source", "date")
 _TIER_KEYS = ("above_input_tokens", "input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
 _API_KEY_KEYS = ("key", "billing")
 
@@ -89,6 +92,7 @@ class ModelEntry:
     web_search_per_call: float | None = None
     billing: str | None = None
     line: int = 0
+    markup: float | None = None  # a gateway's fee on the vendor's price, as a fraction (0.055 = 5.5%)
     source: str | None = None  # where the price was read (required in the shipped data file)
     date: str | None = None    # when, YYYY-MM-DD
 
@@ -262,8 +266,11 @@ class _Reader:
             )
         web_search = self._number(fields, "web_search_per_call")
         billing = self._billing(fields)
-        if price is None and web_search is None and billing is None:
-            raise self._error(node, "a models entry needs prices, 'web_search_per_call' or 'billing'")
+        markup = self._number(fields, "markup")
+        if price is not None and markup is not None:
+            raise self._error(fields["markup"], "'markup' applies to prices found elsewhere, not to this entry's own")
+        if price is None and web_search is None and billing is None and markup is None:
+            raise self._error(node, "a models entry needs prices, 'web_search_per_call', 'markup' or 'billing'")
         source = self._string(fields, "source")
         date = self._date(fields)
         if self._require_sources and (source is None or date is None):
@@ -275,6 +282,7 @@ class _Reader:
             web_search_per_call=web_search,
             billing=billing,
             line=node.start_mark.line + 1,
+            markup=markup,
             source=source,
             date=date,
         )

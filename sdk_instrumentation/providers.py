@@ -23,6 +23,14 @@ __all__ = ["provider_from_url", "server_address", "endpoint", "parse_provider_ma
 # Host suffix -> gen_ai.provider.name (checked in order; most specific first).
 KNOWN_HOSTS: tuple[tuple[str, str], ...] = (
     ("api.openai.com", "openai"),
+    # Gateways (their model names are often "vendor/model"; see pricing.GATEWAYS). A LiteLLM proxy
+    # runs on your own host: map it, e.g. GENAI_LENS_PROVIDERS="litellm.internal:4000=litellm".
+    ("openrouter.ai", "openrouter"),
+    ("zenmux.ai", "zenmux"),
+    ("ai-gateway.vercel.sh", "vercel"),
+    ("gateway.ai.cloudflare.com", "cloudflare"),
+    ("portkey.ai", "portkey"),
+    ("helicone.ai", "helicone"),
     ("openai.azure.com", "azure.ai.openai"),
     ("cognitiveservices.azure.com", "azure.ai.openai"),
     ("models.inference.ai.azure.com", "azure.ai.inference"),

@@ -559,3 +559,68 @@ def test_fast_path_tier_prices_equal_genai_prices():
     assert pricing.price("openai", "gpt-5", usage, "flex").total == pytest.approx(tier_reference("gpt-5", "flex"), abs=1e-12)
     assert pricing.price("openai", "gpt-5", usage, "scale").total == pytest.approx(tier_reference("gpt-5", None), abs=1e-12)
     assert pricing.price("openai", "gpt-5", usage, "default") == pricing.price("openai", "gpt-5", usage)
+
+
+# -- gateways (issue 11, point 4) -------------------------------------------------------------------
+
+def vendor_reference(provider_id: str, model: str, input_tokens: int, output_tokens: int) -> float:
+    import genai_prices
+
+    usage = genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    return float(genai_prices.calc_price(usage, model, provider_id=provider_id).total_price)
+
+
+@pytest.mark.parametrize("gateway, model, vendor, vendor_model", [
+    ("openrouter", "google/gemini-3-pro-preview", "google", "gemini-3-pro-preview"),  # not in genai-prices' openrouter
+    ("openrouter", "openai/gpt-4o", "openrouter", "openai/gpt-4o"),                   # genai-prices' openrouter price
+    ("zenmux", "openai/gpt-4o", "openai", "gpt-4o"),
+    ("vercel", "anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),
+    ("portkey", "gpt-4o-mini", "openai", "gpt-4o-mini"),                               # no prefix: an OpenAI model
+    ("litellm", "gpt-4o", "openai", "gpt-4o"),
+])
+def test_gateway_model_names_are_priced_and_keep_their_full_name(fake_provider, gateway, model, vendor, vendor_model):
+    from sdk_instrumentation import instrument_client
+
+    from .conftest import Otel
+
+    otel = Otel()
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(telemetry=otel.telemetry, all_clients=False)
+    try:
+        client = instrument_client(openai.OpenAI(base_url=fake_provider.url + "/v1", api_key=OPENAI_KEY, max_retries=0),
+                                   provider=gateway)
+        client.chat.completions.create(model=model, messages=MSG,
+                                       extra_headers={"x-fake-input-tokens": "2000", "x-fake-output-tokens": "300"})
+    finally:
+        instrumentor.uninstrument()
+    attrs = dict(only_span(otel).attributes)
+    assert (attrs["gen_ai.provider.name"], attrs["gen_ai.request.model"]) == (gateway, model)
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(vendor_reference(vendor, vendor_model, 2000, 300), abs=1e-9)
+    [point] = otel.points("gen_ai.client.operation.duration")
+    assert point.attributes["gen_ai.request.model"] == model  # the label keeps the gateway's full name
+
+
+def test_pricing_file_sets_a_gateway_markup(tmp_path):
+    from sdk_instrumentation.pricing import Pricing
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  - {provider: openrouter, match: '*', markup: 0.055}\n")
+    pricing = Pricing(pricing_file=prices)
+    usage = Usage(input_tokens=2000, output_tokens=300, web_search_calls=1)
+    plain = Pricing().price("openrouter", "google/gemini-3-pro-preview", usage)
+    marked = pricing.price("openrouter", "google/gemini-3-pro-preview", usage)
+    assert marked.total == pytest.approx(plain.total * 1.055, rel=1e-12)
+    assert (marked.input, marked.output, marked.other) == pytest.approx((plain.input * 1.055, plain.output * 1.055,
+                                                                         plain.other * 1.055))
+    assert pricing.price("openai", "gpt-4o", usage) == Pricing().price("openai", "gpt-4o", usage)  # other providers
+
+
+def test_model_name_whitespace_and_tuned_models(tmp_path):
+    from sdk_instrumentation.pricing import Pricing
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  - {provider: gcp.gemini, match: 'my-tune-*', input_mtok: 0.3, output_mtok: 2.5}\n")
+    pricing = Pricing(pricing_file=prices)
+    usage = Usage(input_tokens=1_000_000, output_tokens=0)
+    assert pricing.price("openai", "gpt-4o \n", usage) == Pricing().price("openai", "gpt-4o", usage)
+    assert pricing.price("gcp.gemini", "tunedModels/my-tune-123", usage).input == pytest.approx(0.3)

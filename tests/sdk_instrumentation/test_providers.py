@@ -15,6 +15,12 @@ from sdk_instrumentation.providers import parse_provider_map, provider_from_url,
     ("https://generativelanguage.googleapis.com/v1beta/openai/", "gcp.gemini"),
     ("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/l/endpoints/openapi", "gcp.vertex_ai"),
     ("https://api.mistral.ai/v1", "mistral_ai"),
+    ("https://openrouter.ai/api/v1", "openrouter"),
+    ("https://zenmux.ai/api/v1", "zenmux"),
+    ("https://ai-gateway.vercel.sh/v1", "vercel"),
+    ("https://gateway.ai.cloudflare.com/v1/acct/gw/compat", "cloudflare"),
+    ("https://api.portkey.ai/v1", "portkey"),
+    ("https://oai.helicone.ai/v1", "helicone"),
     ("http://127.0.0.1:8000/v1", "openai"),
 ])
 def test_known_hosts(url, expected):
