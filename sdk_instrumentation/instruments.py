@@ -93,8 +93,9 @@ class Instruments:
                 self.time_per_output_chunk.record(gap, attrs)
         usage = call.usage
         if usage is None:
-            if call.error_type is None:  # answered, but with no usage: unpriced, never free
-                self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: a.UNPRICED_NO_USAGE})
+            reason = call.unpriced_reason  # answered, but with no usage: unpriced, never free
+            if reason is not None:
+                self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: reason})
             return
         self.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT})
         if call.operation != "embeddings":
@@ -107,7 +108,7 @@ class Instruments:
             return
         cost = call.cost
         if cost is None:
-            self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: a.UNPRICED_NO_PRICE})
+            self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: call.unpriced_reason})
         else:
             add = self.cost.add
             add(cost.input, {**attrs, a.COST_TYPE: a.COST_INPUT})

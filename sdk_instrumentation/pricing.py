@@ -109,7 +109,6 @@ class _Entry:
 _UNPRICED = _Entry(base=None)
 
 
-
 class Pricing:
     """Prices LLM calls; thread-safe; resolves each (provider, model) once.
 
@@ -250,8 +249,10 @@ class Pricing:
             vendor, slash, rest = name.partition("/")
             candidates.append((VENDOR_IDS.get(vendor.lower(), vendor.lower()), rest) if slash else ("openai", name))
         for provider_id, model_name in candidates:
-            known = provider_id == "litellm" or find_provider_by_id(self._snapshot.providers, provider_id) is not None
-            if not provider_id or not model_name or not known:
+            if not provider_id or not model_name:
+                continue
+            # genai-prices has no "litellm" provider but resolves LiteLLM names to their vendor's model.
+            if provider_id != "litellm" and find_provider_by_id(self._snapshot.providers, provider_id) is None:
                 continue
             try:
                 gp_provider, gp_model = self._snapshot.find_provider_model(model_name, None, provider_id, None)
@@ -289,7 +290,6 @@ class Pricing:
                     entry.source, usage, ours, theirs)
                 return replace(entry, slow=reference)
         return entry
-
 
     def _shipped_web_search(self, provider: str, name: str) -> float:
         """The shipped data file's web search fee for a model genai-prices has none for; else 0."""

@@ -275,11 +275,11 @@ class Call:
                 cost = None
             if cost is not None:
                 span_attrs[a.COST_USD] = cost.total
-            elif self.priced:
-                span_attrs[a.UNPRICED_REASON] = a.UNPRICED_NO_PRICE
-        elif error is None:  # answered without usage: unpriced, never free (one warning per model)
-            span_attrs[a.UNPRICED_REASON] = a.UNPRICED_NO_USAGE
-            warn_no_usage(self.provider, self.request_model, self.operation)
+        reason = self.unpriced_reason
+        if reason is not None:
+            span_attrs[a.UNPRICED_REASON] = reason
+            if reason == a.UNPRICED_NO_USAGE:  # one warning per model
+                warn_no_usage(self.provider, self.request_model, self.operation)
 
         if span is not None:
             if self.output_messages is not None:
@@ -287,6 +287,15 @@ class Call:
             span.set_attributes(span_attrs)
             self.span_ended = True
             span.end()
+
+    @property
+    def unpriced_reason(self) -> str | None:
+        """Why a call has no cost, for the span and the unpriced counter: ``no_usage`` when it was
+        answered without usage (never counted as free), ``no_price`` when its model has no known
+        price; None when it has a cost, failed, or its pricing raised."""
+        if self.usage is None:
+            return a.UNPRICED_NO_USAGE if self.error_type is None else None
+        return a.UNPRICED_NO_PRICE if self.priced and self.cost is None else None
 
     def _price(self, usage: Usage) -> Cost | None:
         pricing = self.telemetry.pricing

@@ -234,11 +234,12 @@ async function evaluatePanel(g, panel, context) {
   if (panel.transformations?.length) {
     frames = await lastValueFrom(d.transformDataFrame(panel.transformations, frames, { interpolate: (s) => context.templateSrv.replace(s) }));
   }
+  const replaceVariables = (s) => context.templateSrv.replace(s, scopedVars);
   frames = d.applyFieldOverrides({
-    data: frames, fieldConfig: full.fieldConfig, replaceVariables: (s) => context.templateSrv.replace(s, scopedVars),
+    data: frames, fieldConfig: full.fieldConfig, replaceVariables,
     theme: context.theme, timeZone: 'utc', fieldConfigRegistry: context.registry,
   });
-  const ctx = { ...context, replaceVariables: (s) => context.templateSrv.replace(s, scopedVars) };
+  const ctx = { ...context, replaceVariables };
   let shown;
   if (panel.type === 'stat' || panel.type === 'bargauge' || panel.type === 'gauge') {
     const values = displayValues(g, full, frames, ctx);
