@@ -59,6 +59,7 @@ class Step:
     input_tokens: int = 100
     output_tokens: int = 50
     web_search_calls: int = 0
+    reported_cost: float | None = None  # USD the response itself reports (a gateway's usage.cost)
 
     @property
     def provider(self) -> str:
@@ -70,6 +71,8 @@ class Step:
             headers["x-fake-web-search-calls"] = str(self.web_search_calls)
         if self.fault:
             headers["x-fake-fault"] = self.fault
+        if self.reported_cost is not None:
+            headers["x-fake-cost"] = repr(self.reported_cost)
         if self.slow:
             headers["x-fake-ttft"] = "0.4"
         if self.stream:

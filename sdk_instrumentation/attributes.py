@@ -22,6 +22,10 @@ USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 # OpenAI service tier as requested and as the response reports it (auto, default, flex, priority, scale).
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+# The same for other providers, which the conventions have no names for (Gemini API: flex, standard,
+# priority; Vertex AI's traffic type: flex, priority, provisioned_throughput, ...).
+REQUEST_SERVICE_TIER = "genai_lens.request.service_tier"
+RESPONSE_SERVICE_TIER = "genai_lens.response.service_tier"
 # The conventions renamed cache_creation to cache_write; only the new name is emitted.
 USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
 USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
@@ -39,6 +43,12 @@ COST_TYPE = "genai_lens.cost.type"
 WEB_SEARCH = "genai_lens.web_search"
 BILLING = "genai_lens.billing"
 COST_USD = "genai_lens.cost.usd"
+# What priced the call: provider (the response's own cost), genai-prices, pricing-file. Also a
+# label of the cost counter.
+COST_SOURCE = "genai_lens.cost.source"
+# The modality parts of the token counts, one attribute per part the response reported:
+# genai_lens.usage.input_audio_tokens, ... (the conventions have no names for them yet).
+USAGE_MODALITY_PREFIX = "genai_lens.usage."
 THROUGHPUT = "genai_lens.throughput"
 WEB_SEARCH_CALLS = "genai_lens.web_search.calls"
 

@@ -117,6 +117,10 @@ def _start(instrumentor: GoogleGenAIInstrumentor, operation: str, stream: bool, 
         value = _config_value(config, key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             request_attributes[name] = value
+    tier = _config_value(config, "service_tier")
+    tier = getattr(tier, "value", tier)
+    if isinstance(tier, str) and tier:
+        request_attributes[a.REQUEST_SERVICE_TIER] = tier.lower()
     call = telemetry.start_call(
         operation=operation, provider=provider, request_model=_model_name(kwargs.get("model")),
         api_key=getattr(api_client, "api_key", None), key_label=options.api_key_alias if options else None,
@@ -140,7 +144,58 @@ def gemini_usage(metadata, web_search_calls: int = 0) -> Usage | None:
         cache_read_tokens=getattr(metadata, "cached_content_token_count", None) or 0,
         reasoning_tokens=thoughts,
         web_search_calls=web_search_calls,
+        modality_tokens=_modality_tokens(metadata),
     )
+
+
+def gemini_service_tier(response) -> str | None:
+    """The tier a call was billed at: the Gemini API's ``x-gemini-service-tier`` response header
+    (``flex``, ``priority``; ``standard`` when Priority fell back) or a ``serviceTier`` in the usage,
+    else Vertex AI's ``trafficType`` (``ON_DEMAND_FLEX`` -> ``flex``, ``PROVISIONED_THROUGHPUT`` ->
+    ``provisioned_throughput``); None for the standard tier or when the response says nothing."""
+    if response is None:
+        return None
+    headers = getattr(getattr(response, "sdk_http_response", None), "headers", None)
+    metadata = getattr(response, "usage_metadata", None)
+    values = [headers.get("x-gemini-service-tier") if isinstance(headers, dict) else None,
+              getattr(metadata, "service_tier", None), getattr(metadata, "traffic_type", None)]
+    for value in values:
+        value = str(getattr(value, "value", value) or "").lower()
+        if value.startswith("on_demand"):
+            value = value[len("on_demand"):].lstrip("_")
+        if value and value not in ("unspecified", "standard", "traffic_type_unspecified"):
+            return value
+    return None
+
+
+# usageMetadata's per-modality breakdowns -> the Usage.modality_tokens key of each modality, as
+# genai-prices' Google extractor reads them (DOCUMENT counts as image; TEXT is the rest).
+_MODALITY_DETAILS = (
+    ("prompt_tokens_details", {"AUDIO": "input_audio_tokens", "IMAGE": "input_image_tokens",
+                               "DOCUMENT": "input_image_tokens", "VIDEO": "input_video_tokens"}),
+    ("tool_use_prompt_tokens_details", {"AUDIO": "input_audio_tokens", "IMAGE": "input_image_tokens",
+                                        "DOCUMENT": "input_image_tokens", "VIDEO": "input_video_tokens"}),
+    ("cache_tokens_details", {"AUDIO": "cache_audio_read_tokens", "IMAGE": "cache_image_read_tokens",
+                              "DOCUMENT": "cache_image_read_tokens", "VIDEO": "cache_video_read_tokens"}),
+    ("candidates_tokens_details", {"AUDIO": "output_audio_tokens", "IMAGE": "output_image_tokens",
+                                   "DOCUMENT": "output_image_tokens", "VIDEO": "output_video_tokens"}),
+)
+
+
+def _modality_tokens(metadata) -> dict[str, int] | None:
+    """The non-text token counts of promptTokensDetails, toolUsePromptTokensDetails, cacheTokensDetails
+    and candidatesTokensDetails; None for a text-only call (the common case, nothing to build)."""
+    parts = None
+    for field, keys in _MODALITY_DETAILS:
+        for detail in getattr(metadata, field, None) or ():
+            modality = getattr(detail, "modality", None)
+            key = keys.get(str(getattr(modality, "value", modality)).upper())
+            count = getattr(detail, "token_count", None)
+            if key is not None and isinstance(count, int) and count > 0:
+                if parts is None:
+                    parts = {}
+                parts[key] = parts.get(key, 0) + count
+    return parts
 
 
 def _web_search_calls(response, per_query: bool) -> int:
@@ -179,8 +234,9 @@ def _read_response(call: Call, operation: str, response) -> None:
             call.set_usage(Usage(input_tokens=tokens))
         return
     call.set_response(getattr(response, "model_version", None), getattr(response, "response_id", None), _finish_reasons(response))
-    call.set_usage(gemini_usage(getattr(response, "usage_metadata", None),
-                                _web_search_calls(response, _billed_per_query(call.request_model))))
+    metadata = getattr(response, "usage_metadata", None)
+    call.set_usage(gemini_usage(metadata, _web_search_calls(response, _billed_per_query(call.request_model))))
+    call.set_service_tier(gemini_service_tier(response), a.RESPONSE_SERVICE_TIER)
     if call.telemetry.capture_content:
         call.set_output(getattr(response, "text", None))
 
@@ -224,6 +280,7 @@ class _StreamHandler:
         if last is not None:
             call.set_response(getattr(last, "model_version", None), getattr(last, "response_id", None), self.reasons)
             call.set_usage(gemini_usage(last.usage_metadata, self.searches))
+            call.set_service_tier(gemini_service_tier(last), a.RESPONSE_SERVICE_TIER)
         call.end(error)
 
 

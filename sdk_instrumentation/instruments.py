@@ -111,6 +111,7 @@ class Instruments:
             self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: call.unpriced_reason})
         else:
             add = self.cost.add
-            add(cost.input, {**attrs, a.COST_TYPE: a.COST_INPUT})
-            add(cost.output, {**attrs, a.COST_TYPE: a.COST_OUTPUT})
-            add(cost.other, {**attrs, a.COST_TYPE: a.COST_OTHER})
+            source = cost.source
+            add(cost.input, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_INPUT})
+            add(cost.output, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_OUTPUT})
+            add(cost.other, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_OTHER})

@@ -18,6 +18,7 @@ usage-only chunk from the caller.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Collection
 
 import wrapt
@@ -31,7 +32,7 @@ from .safety import guard
 from .streams import AsyncTracedStream, TracedStream
 from .telemetry import Call, Telemetry
 from .wrappers import make_wrapper, telemetry_from
-from .usage import Usage
+from .usage import COST_SOURCE_PROVIDER, Cost, Usage
 
 __all__ = ["OpenAIInstrumentor"]
 
@@ -208,7 +209,61 @@ def chat_usage(usage, web_search_calls: int = 0) -> Usage | None:
         cache_write_tokens=_details(usage, "prompt_tokens_details", "cache_write_tokens"),
         reasoning_tokens=_details(usage, "completion_tokens_details", "reasoning_tokens"),
         web_search_calls=web_search_calls,
+        modality_tokens=_modality_tokens(usage, "prompt_tokens_details", "completion_tokens_details"),
+        provider_cost=provider_cost(usage),
     )
+
+
+def _field(obj, name: str):
+    """A field of a usage object or of a nested dict (extra fields of the openai models stay dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _usd(value) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
+def provider_cost(usage) -> Cost | float | None:
+    """The cost the response itself reports, in USD: a total (float) or a split (Cost); None if none.
+
+    - OpenRouter (and gateways that copy it): ``usage.cost`` in credits (1 credit = 1 USD); for a
+      BYOK call (``is_byok``) the upstream provider also bills ``cost_details.upstream_inference_cost``
+      to the user's own account, so the call cost both.
+    - Perplexity: ``usage.cost`` is an object: ``input_tokens_cost``, ``output_tokens_cost``,
+      ``request_cost`` and ``total_cost``.
+    """
+    cost = _field(usage, "cost")
+    if cost is None:
+        return None
+    total = _usd(cost)
+    if total is not None:
+        if _field(usage, "is_byok") is True:
+            upstream = _usd(_field(_field(usage, "cost_details") or {}, "upstream_inference_cost"))
+            total += upstream or 0.0
+        return total
+    total = _usd(_field(cost, "total_cost"))
+    if total is None:
+        return None
+    input_cost = _usd(_field(cost, "input_tokens_cost")) or 0.0
+    output_cost = _usd(_field(cost, "output_tokens_cost")) or 0.0
+    return Cost(input=input_cost, output=output_cost, other=max(0.0, total - input_cost - output_cost),
+                source=COST_SOURCE_PROVIDER)
+
+
+def _modality_tokens(usage, input_details: str, output_details: str) -> dict[str, int] | None:
+    """The audio and image parts of the input and output token counts (``audio_tokens`` and
+    ``image_tokens`` in the details objects); None when there are none."""
+    parts = None
+    for details, prefix in ((input_details, "input_"), (output_details, "output_")):
+        for field in ("audio_tokens", "image_tokens"):
+            count = _details(usage, details, field)
+            if count > 0:
+                if parts is None:
+                    parts = {}
+                parts[prefix + field] = count
+    return parts
 
 
 def responses_usage(response) -> Usage | None:
@@ -223,6 +278,8 @@ def responses_usage(response) -> Usage | None:
         cache_write_tokens=_details(usage, "input_tokens_details", "cache_write_tokens"),
         reasoning_tokens=_details(usage, "output_tokens_details", "reasoning_tokens"),
         web_search_calls=searches,
+        modality_tokens=_modality_tokens(usage, "input_tokens_details", "output_tokens_details"),
+        provider_cost=provider_cost(usage),
     )
 
 

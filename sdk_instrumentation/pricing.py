@@ -30,7 +30,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sdk_instrumentation.pricing_file import FilePrice, PricingFile, PricingFileError, load_pricing_file
-from sdk_instrumentation.usage import STANDARD_SERVICE_TIERS, Cost, Usage
+from sdk_instrumentation.usage import (
+    COST_SOURCE_GENAI_PRICES,
+    COST_SOURCE_PRICING_FILE,
+    MODALITY_KEYS,
+    STANDARD_SERVICE_TIERS,
+    Cost,
+    Usage,
+)
 
 __all__ = ["Pricing", "PricingFileError", "PRICING_FILE_ENV", "PROVIDER_IDS", "SHIPPED_PRICES"]
 
@@ -90,6 +97,9 @@ class _Rates:
     reasoning_mtok: float  # already the output rate when the model has no reasoning price
     web_search: float
     request: float
+    # (usage key, USD per 1M tokens, is output) for each MODALITY_KEYS part whose token adds to the
+    # cost beyond what its totals already did (genai-prices' leaf decomposition, in linear form).
+    modality: tuple[tuple[str, float, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,8 @@ class _Entry:
     tiers: tuple[tuple[int, _Rates], ...] = ()
     expires: float = math.inf
     source: str = ""
+    cost_source: str = COST_SOURCE_GENAI_PRICES  # genai_lens.cost.source of the costs it gives
+    tier_priced: bool = False  # genai-prices has a price variant for the entry's service tier
     # Set when the self-check found the fast path differs from genai-prices for this model: every
     # call is then priced by genai-prices itself, ``slow(usage) -> Cost``.
     slow: Callable[[Usage], Cost] | None = None
@@ -190,24 +202,38 @@ class Pricing:
             (
                 e.web_search_per_call
                 for e in self._file.models
-                if e.web_search_per_call is not None and e.matches(provider, name)
+                if e.web_search_per_call is not None and e.matches(provider, name, service_tier)
             ),
             None,
         )
         # The user's file, then genai-prices, then the shipped data file's token prices (none at present).
-        entry = self._from_file(self._file, provider, name, web_search_override)
+        entry = self._from_file(self._file, provider, name, web_search_override, service_tier)
         if entry is not None:
             return entry
         entry = self._from_genai_prices(provider, name, web_search_override, service_tier)
         if entry is _UNPRICED:
-            entry = self._from_file(self._shipped, provider, name, web_search_override) or _UNPRICED
-        markup = next((e.markup for e in self._file.models if e.markup is not None and e.matches(provider, name)), None)
+            entry = self._from_file(self._shipped, provider, name, web_search_override, service_tier) or _UNPRICED
+        elif service_tier and not entry.tier_priced:
+            # genai-prices has no variant for the tier: the shipped file's tier discount (Gemini API
+            # Flex), else the standard rates, with one warning.
+            tier_markup = next((e.markup for e in self._shipped.models
+                                if e.markup is not None and e.service_tier and e.matches(provider, name, service_tier)),
+                               None)
+            if tier_markup is not None:
+                entry = _marked_up(entry, tier_markup, tokens_only=True)
+            elif not any(e.service_tier and e.matches(provider, name, service_tier) for e in self._file.models):
+                logger.warning("no %r service tier price known for provider %r model %r: priced at the standard "
+                               "rates (add a pricing-file entry with service_tier, see docs/pricing.md)",
+                               service_tier, provider, model)
+        markup = next((e.markup for e in self._file.models
+                       if e.markup is not None and e.matches(provider, name, service_tier)), None)
         return _marked_up(entry, markup) if markup and entry.base is not None else entry
 
-    def _from_file(self, prices: PricingFile, provider: str, name: str, web_search_override: float | None):
-        """The first entry of ``prices`` with token prices for the model, as an _Entry; else None."""
+    def _from_file(self, prices: PricingFile, provider: str, name: str, web_search_override: float | None,
+                   service_tier: str | None = None):
+        """The first entry of ``prices`` with token prices for the model (and tier), as an _Entry; else None."""
         for entry in prices.models:
-            if entry.price is not None and entry.matches(provider, name):
+            if entry.price is not None and entry.matches(provider, name, service_tier):
                 web_search = web_search_override
                 if web_search is None:
                     web_search = self._shipped_web_search(provider, name)
@@ -237,6 +263,8 @@ class Pricing:
             source=f"genai-prices {gp_provider.id}/{gp_model.id}" + (f" via {via}" if via else "")
             + (f" ({service_tier})" if service_tier else ""),
         )
+        if service_tier and _has_tier_variant(gp_model, service_tier):
+            entry = replace(entry, tier_priced=True)
         search_by_genai_prices = web_search_override is None and web_searches_kcount is not None
         return self._self_checked(entry, gp_provider, gp_model, now, service_tier, search_by_genai_prices)
 
@@ -281,7 +309,12 @@ class Pricing:
             return Cost(input=float(result.input_price), output=float(result.output_price), other=other)
 
         for usage in _probe_usages(thresholds):
-            ours, theirs = _cost(entry, usage), reference(usage)
+            try:
+                theirs = reference(usage)
+            except (ValueError, ArithmeticError) as exc:  # genai-prices refuses this usage for the model
+                logger.debug("self-check of %s skipped a probe: %s", entry.source, exc)
+                continue
+            ours = _cost(entry, usage)
             if ours is None or not all(_close(x, y) for x, y in ((ours.input, theirs.input), (ours.output, theirs.output),
                                                                  (ours.other, theirs.other))):
                 logger.warning(
@@ -323,45 +356,75 @@ def _cost(entry: _Entry, usage: Usage) -> Cost | None:
         uncached * rates.input_mtok + cache_read * rates.cache_read_mtok + cache_write * rates.cache_write_mtok
     ) / 1_000_000
     output_cost = (other_output * rates.output_mtok + reasoning * rates.reasoning_mtok) / 1_000_000
+    parts = usage.modality_tokens
+    if parts and rates.modality:
+        for key, weight, is_output in rates.modality:
+            n = parts.get(key)
+            if n:
+                if is_output:
+                    output_cost += n * weight / 1_000_000
+                else:
+                    input_cost += n * weight / 1_000_000
     other_cost = rates.request + usage.web_search_calls * rates.web_search
-    return Cost(input=input_cost, output=output_cost, other=other_cost)
+    return Cost(input=input_cost, output=output_cost, other=other_cost, source=entry.cost_source)
 
 
-def _marked_up(entry: _Entry, markup: float) -> _Entry:
-    """Every rate of ``entry`` times (1 + markup): a gateway's fee on the vendor's price."""
+def _has_tier_variant(model: object, service_tier: str) -> bool:
+    """Whether genai-prices gives the model its own prices for the service tier."""
+    return any((getattr(variant, "when", None) or {}).get("service_tier") == service_tier
+               for variant in getattr(model, "price_variants", None) or ())
+
+
+def _marked_up(entry: _Entry, markup: float, tokens_only: bool = False) -> _Entry:
+    """Every rate of ``entry`` times (1 + markup): a gateway's fee on the vendor's price; with
+    ``tokens_only`` the token rates only (a service tier's discount leaves per-call fees alone)."""
     factor = 1.0 + markup
+    fees = 1.0 if tokens_only else factor
 
     def scaled(rates: _Rates) -> _Rates:
         return _Rates(*(value * factor for value in (rates.input_mtok, rates.cache_read_mtok, rates.cache_write_mtok,
-                                                     rates.output_mtok, rates.reasoning_mtok, rates.web_search,
-                                                     rates.request)))
+                                                     rates.output_mtok, rates.reasoning_mtok)),
+                      web_search=rates.web_search * fees, request=rates.request * fees,
+                      modality=tuple((key, weight * factor, is_output) for key, weight, is_output in rates.modality))
 
     slow = entry.slow
+    # The pricing file's markup shaped the figure, so it is the file's price (genai_lens.cost.source).
     return replace(entry, base=scaled(entry.base), tiers=tuple((above, scaled(r)) for above, r in entry.tiers),
-                   source=f"{entry.source} + {markup:.4g} markup",
-                   slow=None if slow is None else (lambda usage: _scaled_cost(slow(usage), factor)))
+                   source=f"{entry.source} + {markup:.4g} markup", cost_source=COST_SOURCE_PRICING_FILE,
+                   slow=None if slow is None else (lambda usage: _scaled_cost(slow(usage), factor, fees)))
 
 
-def _scaled_cost(cost: Cost, factor: float) -> Cost:
-    return Cost(input=cost.input * factor, output=cost.output * factor, other=cost.other * factor)
+def _scaled_cost(cost: Cost, factor: float, fees: float) -> Cost:
+    return Cost(input=cost.input * factor, output=cost.output * factor, other=cost.other * fees,
+                source=COST_SOURCE_PRICING_FILE)
 
 
 def _probe_usages(thresholds: list[int]) -> list[Usage]:
     """Usages that touch every rate of the fast path: cached reads, cache writes, reasoning, web
-    search, and input below the first tier and above each tier's start."""
+    search, every modality part, and input below the first tier and above each tier's start; each
+    text-only too, for models whose rates differ only there."""
     probes = []
     for n_input in [5_000] + [above + 5_000 for above in thresholds]:
-        probes.append(Usage(input_tokens=n_input, output_tokens=1_300, cache_read_tokens=n_input // 4,
-                            cache_write_tokens=n_input // 8, reasoning_tokens=400, web_search_calls=2))
+        text = Usage(input_tokens=n_input, output_tokens=1_300, cache_read_tokens=n_input // 4,
+                     cache_write_tokens=n_input // 8, reasoning_tokens=400, web_search_calls=2)
+        parts = {"input_audio_tokens": n_input // 5, "input_image_tokens": n_input // 10,
+                 "input_video_tokens": n_input // 20, "cache_audio_read_tokens": n_input // 20,
+                 "cache_image_read_tokens": n_input // 40, "cache_video_read_tokens": n_input // 80,
+                 "output_audio_tokens": 200, "output_image_tokens": 100, "output_video_tokens": 50}
+        probes += [text, replace(text, modality_tokens=parts)]
     return probes
 
 
 def _genai_usage(usage: Usage, web_searches: int):
+    """The genai-prices Usage of ``usage``, every modality part explicit (0 where none), so genai-prices
+    never has to infer one."""
     import genai_prices
 
+    parts = usage.modality_tokens or {}
     return genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                               cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
-                              output_reasoning_tokens=usage.reasoning_tokens, web_searches=web_searches)
+                              output_reasoning_tokens=usage.reasoning_tokens, web_searches=web_searches,
+                              **{key: parts.get(key, 0) for key in MODALITY_KEYS})
 
 
 def _close(ours: float, theirs: float) -> bool:
@@ -399,22 +462,22 @@ def _from_file_price(price: FilePrice, web_search: float, source: str) -> _Entry
         named = (tier.input_mtok, tier.cache_read_mtok, tier.cache_write_mtok, tier.output_mtok)
         current = tuple(old if new is None else new for new, old in zip(named, current, strict=True))
         tiers.append((tier.above_input_tokens, rates(*current)))
-    return _Entry(base=base, tiers=tuple(tiers), source=source)
-
-
-_TOKEN_PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "output_reasoning_mtok")
+    return _Entry(base=base, tiers=tuple(tiers), source=source, cost_source=COST_SOURCE_PRICING_FILE)
 
 
 def _from_model_price(model_price: object, web_search: float, *, expires: float, source: str) -> _Entry:
     """Float rates from a genai-prices ModelPrice, one _Rates per input-token tier band."""
     from genai_prices.types import TieredPrices
 
-    prices = {key: getattr(model_price, key, None) for key in _TOKEN_PRICE_KEYS}
+    units = _token_units()
+    # Every token price the model has, by genai-prices usage key (input_tokens, input_audio_tokens, ...).
+    prices = {usage_key: value for usage_key, price_key in units.items()
+              if (value := getattr(model_price, price_key, None)) is not None}
     thresholds = sorted({t.start for p in prices.values() if isinstance(p, TieredPrices) for t in p.tiers})
 
-    def at(key: str, above: int | None) -> float | None:
+    def at(usage_key: str, above: int | None) -> float | None:
         # genai-prices: the highest tier whose start < input_tokens applies to all tokens of the key.
-        price = prices[key]
+        price = prices.get(usage_key)
         if price is None:
             return None
         if isinstance(price, TieredPrices):
@@ -430,13 +493,14 @@ def _from_model_price(model_price: object, web_search: float, *, expires: float,
     per_request = float(Decimal(requests) / 1000) if requests is not None else 0.0
 
     def rates(above: int | None) -> _Rates:
-        input_mtok = at("input_mtok", above)
-        output_mtok = at("output_mtok", above)
+        input_mtok = at("input_tokens", above)
+        output_mtok = at("output_tokens", above)
         input_mtok = 0.0 if input_mtok is None else input_mtok
         output_mtok = 0.0 if output_mtok is None else output_mtok
-        cache_read = at("cache_read_mtok", above)
-        cache_write = at("cache_write_mtok", above)
-        reasoning = at("output_reasoning_mtok", above)
+        cache_read = at("cache_read_tokens", above)
+        cache_write = at("cache_write_tokens", above)
+        reasoning = at("output_reasoning_tokens", above)
+        weights = _leaf_weights({key: at(key, above) for key in prices})
         return _Rates(
             input_mtok=input_mtok,
             cache_read_mtok=input_mtok if cache_read is None else cache_read,
@@ -445,6 +509,8 @@ def _from_model_price(model_price: object, web_search: float, *, expires: float,
             reasoning_mtok=output_mtok if reasoning is None else reasoning,
             web_search=web_search,
             request=per_request,
+            modality=tuple((key, weights[key], key.startswith("output_")) for key in MODALITY_KEYS
+                           if weights.get(key)),
         )
 
     return _Entry(
@@ -453,6 +519,50 @@ def _from_model_price(model_price: object, web_search: float, *, expires: float,
         expires=expires,
         source=source,
     )
+
+
+_units_lock = threading.Lock()
+_units: dict[str, str] | None = None
+
+
+def _token_units() -> dict[str, str]:
+    """genai-prices' token units: usage key -> price key (input_audio_tokens -> input_audio_mtok)."""
+    global _units
+    with _units_lock:
+        if _units is None:
+            from genai_prices.units import _get_registry
+
+            _units = {key: unit.price_key for key, unit in _get_registry().units.items()
+                      if unit.dimensions.get("family") == "tokens"}
+        return _units
+
+
+def _leaf_weights(rates: dict[str, float]) -> dict[str, float]:
+    """USD per 1M tokens that one more token reported under each usage key adds to the cost.
+
+    genai-prices prices each priced unit's *leaf* count: its reported count less the leaf counts of
+    its priced descendants (``genai_prices.decompose.compute_leaf_values``; ``cache_audio_read_tokens``
+    descends from ``input_audio_tokens``, ``cache_read_tokens`` and ``input_tokens``). That is linear
+    in the reported counts, so the cost is a sum of count x weight, the weights worked out here once
+    per model. The self-check then compares the result with genai-prices itself."""
+    from genai_prices.decompose import is_descendant_or_self
+    from genai_prices.units import _get_registry
+
+    registry = _get_registry()
+    units = sorted((registry.units[key] for key in rates), key=lambda unit: (-len(unit.dimensions), unit.usage_key))
+    leaves: dict[str, dict[str, float]] = {}  # a unit's leaf count, as coefficients of the reported counts
+    for unit in units:
+        leaf = {unit.usage_key: 1.0}
+        for other in units:
+            if other is not unit and is_descendant_or_self(unit, other):
+                for key, coefficient in leaves[other.usage_key].items():
+                    leaf[key] = leaf.get(key, 0.0) - coefficient
+        leaves[unit.usage_key] = leaf
+    weights: dict[str, float] = {}
+    for usage_key, leaf in leaves.items():
+        for key, coefficient in leaf.items():
+            weights[key] = weights.get(key, 0.0) + coefficient * rates[usage_key]
+    return weights
 
 
 def _next_price_change(model: object, now: datetime) -> float:

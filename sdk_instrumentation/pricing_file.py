@@ -17,6 +17,10 @@
       - provider: openrouter          # a gateway's markup on the prices found for its models
         match: "*"
         markup: 0.055                 # +5.5% on genai-prices' (or the shipped file's) price
+      - provider: gcp.gemini          # an entry for one service tier only (the tier the response reports)
+        match: "gemini-*"
+        service_tier: flex
+        markup: -0.5                  # a negative markup is a discount: half the standard price
         source: "negotiated, contract 42"  # optional: where the price comes from
         date: 2026-11-30              # optional: when it was read (required, with source, in the shipped file)
     api_keys:
@@ -52,7 +56,8 @@ __all__ = [
 BILLING_VALUES = ("payg", "subscription")
 _TOP_KEYS = ("models", "api_keys")
 _PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "request", "tiers")
-_MODEL_KEYS = ("provider", "match", *_PRICE_KEYS, "web_search_per_call", "billing", "markup", "source", "date")
+_MODEL_KEYS = ("provider", "match", *_PRICE_KEYS, "web_search_per_call", "billing", "markup", "service_tier",
+               "source", "date")
 _TIER_KEYS = ("above_input_tokens", "input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
 _API_KEY_KEYS = ("key", "billing")
 
@@ -92,12 +97,17 @@ class ModelEntry:
     web_search_per_call: float | None = None
     billing: str | None = None
     line: int = 0
-    markup: float | None = None  # a gateway's fee on the vendor's price, as a fraction (0.055 = 5.5%)
+    markup: float | None = None  # a fee on the price found elsewhere, as a fraction (0.055 = +5.5%, -0.5 = half)
     source: str | None = None  # where the price was read (required in the shipped data file)
     date: str | None = None    # when, YYYY-MM-DD
+    service_tier: str | None = None  # the entry applies only to calls billed at this tier
 
-    def matches(self, provider: str, model: str) -> bool:
+    def matches(self, provider: str, model: str, service_tier: str | None = None) -> bool:
+        """Whether the entry applies to a call of ``model`` on ``provider`` billed at ``service_tier``
+        (None: the standard tier). An entry without ``service_tier`` applies to every tier."""
         if self.provider is not None and self.provider != provider:
+            return False
+        if self.service_tier is not None and self.service_tier != service_tier:
             return False
         return _glob_match(self.match, model)
 
@@ -266,7 +276,13 @@ class _Reader:
             )
         web_search = self._number(fields, "web_search_per_call")
         billing = self._billing(fields)
-        markup = self._number(fields, "markup")
+        markup = self._markup(fields)
+        service_tier = self._string(fields, "service_tier")
+        if service_tier is not None and service_tier.strip().lower() in ("default", "standard", "auto"):
+            raise self._error(fields["service_tier"], f"'service_tier' {service_tier!r} is the standard tier: "
+                                                      "leave 'service_tier' out for the standard price")
+        if service_tier is not None and billing is not None:
+            raise self._error(fields["billing"], "'billing' applies to every tier: not in an entry with 'service_tier'")
         if price is not None and markup is not None:
             raise self._error(fields["markup"], "'markup' applies to prices found elsewhere, not to this entry's own")
         if price is None and web_search is None and billing is None and markup is None:
@@ -285,7 +301,17 @@ class _Reader:
             markup=markup,
             source=source,
             date=date,
+            service_tier=None if service_tier is None else service_tier.strip().lower(),
         )
+
+    def _markup(self, fields: dict[str, yaml.Node]) -> float | None:
+        """A fraction added to the price: 0.055 is +5.5%, -0.5 half the price; never below -1 (free)."""
+        if "markup" not in fields:
+            return None
+        value = self._scalar(fields["markup"])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < -1:
+            raise self._error(fields["markup"], "'markup' must be a number >= -1 (a fraction: 0.055 = +5.5%)")
+        return float(value)
 
     def _tiers(self, node: yaml.Node) -> tuple[FileTier, ...]:
         tiers: list[FileTier] = []

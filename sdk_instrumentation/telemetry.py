@@ -36,7 +36,7 @@ from . import attributes as a
 from .api_keys import ApiKeyLabeler
 from .instruments import Instruments
 from .safety import guard, log_once
-from .usage import STANDARD_SERVICE_TIERS, Cost, Usage
+from .usage import COST_SOURCE_PROVIDER, STANDARD_SERVICE_TIERS, Cost, Usage
 from .version import __version__
 
 logger = logging.getLogger("sdk_instrumentation")
@@ -117,6 +117,7 @@ class Call:
         "response_model", "response_id", "finish_reasons", "usage", "output_messages",
         "started_at", "first_chunk_at", "last_chunk_at", "chunk_gaps", "finished_at", "duration",
         "error_type", "billing", "cost", "priced", "throughput", "ended", "span", "span_ended", "service_tier",
+        "service_tier_attribute",
     )
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, request_model: str, key_label: str,
@@ -138,6 +139,7 @@ class Call:
         self.chunk_gaps: list[float] = []
         self.duration = 0.0
         self.error_type = self.cost = self.throughput = self.service_tier = None
+        self.service_tier_attribute = a.OPENAI_RESPONSE_SERVICE_TIER
         self.billing = a.BILLING_PAYG
         self.priced = False
         self.ended = self.span_ended = False
@@ -185,10 +187,13 @@ class Call:
         if finish_reasons:
             self.finish_reasons = [str(r) for r in finish_reasons]
 
-    def set_service_tier(self, tier) -> None:
-        """The tier the provider says it billed (OpenAI's response ``service_tier``); it prices the call."""
+    def set_service_tier(self, tier, attribute: str = a.OPENAI_RESPONSE_SERVICE_TIER) -> None:
+        """The tier the provider says it billed (OpenAI's response ``service_tier``, Gemini's
+        ``serviceTier`` or Vertex AI's traffic type); it prices the call and is recorded on the span
+        as ``attribute``."""
         if isinstance(tier, str) and tier:
             self.service_tier = tier
+            self.service_tier_attribute = attribute
 
     def set_usage(self, usage: Usage | None) -> None:
         if usage is not None:
@@ -238,8 +243,8 @@ class Call:
             span_attrs[a.RESPONSE_ID] = self.response_id
         if self.finish_reasons:
             span_attrs[a.RESPONSE_FINISH_REASONS] = self.finish_reasons
-        if self.service_tier:  # only the OpenAI instrumentor sets it
-            span_attrs[a.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
+        if self.service_tier:
+            span_attrs[self.service_tier_attribute] = self.service_tier
         if error is not None:
             self.error_type = etype = error_type(error)
             span_attrs[a.ERROR_TYPE] = etype
@@ -262,6 +267,9 @@ class Call:
                 span_attrs[a.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
             if usage.web_search_calls:
                 span_attrs[a.WEB_SEARCH_CALLS] = usage.web_search_calls
+            if usage.modality_tokens:
+                for key, count in usage.modality_tokens.items():
+                    span_attrs[a.USAGE_MODALITY_PREFIX + key] = count
             # Throughput: output tokens per second of generation (after the first chunk for streams).
             if usage.output_tokens > 0:
                 seconds = finished - (first_chunk_at if first_chunk_at is not None else self.started_at)
@@ -275,6 +283,7 @@ class Call:
                 cost = None
             if cost is not None:
                 span_attrs[a.COST_USD] = cost.total
+                span_attrs[a.COST_SOURCE] = cost.source
         reason = self.unpriced_reason
         if reason is not None:
             span_attrs[a.UNPRICED_REASON] = reason
@@ -298,6 +307,11 @@ class Call:
         return a.UNPRICED_NO_PRICE if self.priced and self.cost is None else None
 
     def _price(self, usage: Usage) -> Cost | None:
+        """The call's cost: the one the response reported wins (split into input, output and other
+        like the price list would split it, else all ``other``); else the price list's."""
+        reported = usage.provider_cost
+        if isinstance(reported, Cost):
+            return reported
         pricing = self.telemetry.pricing
         # A tier is passed only when it is not the standard one, so a pricing object with the
         # three-argument price() keeps working for standard calls.
@@ -305,7 +319,13 @@ class Call:
         cost = pricing.price(self.provider, self.request_model, usage, *extra)
         if cost is None and self.response_model and self.response_model != self.request_model:
             cost = pricing.price(self.provider, self.response_model, usage, *extra)
-        return cost
+        if reported is None:
+            return cost
+        if cost is not None and cost.total > 0:
+            share = reported / cost.total
+            return Cost(input=cost.input * share, output=cost.output * share, other=cost.other * share,
+                        source=COST_SOURCE_PROVIDER)
+        return Cost(other=reported, source=COST_SOURCE_PROVIDER)
 
 
 _no_usage_warned: set[tuple[str, str, str]] = set()

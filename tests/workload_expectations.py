@@ -13,7 +13,8 @@
 ``recorded()`` lists, per call, the increments the exporter must serve, with the Prometheus label
 names of DESIGN.md: one ``calls`` record (failed calls included, ``error_type`` set on them: "error" stands for any error type), the
 ``tokens`` records (input always, output except for embeddings; none for failed calls), three
-``cost`` records (``input``, ``output``, ``other``, zero adds included) for a priced call, and a
+``cost`` records (``input``, ``output``, ``other``, zero adds included, with the cost source) for a
+priced call, and a
 ``web_search_calls`` record. A model missing from ``PRICES`` is unpriced: it has calls and tokens
 but no cost.
 """
@@ -26,7 +27,8 @@ from typing import NamedTuple
 from exporter.demo import DEMO_KEYS
 from sdk_instrumentation.api_keys import redact
 
-__all__ = ["PRICES", "WEB_SEARCH_PER_CALL", "OPERATIONS", "Record", "key_label", "step_costs", "web_search_calls",
+__all__ = ["PRICES", "WEB_SEARCH_PER_CALL", "OPERATIONS", "Record", "key_label", "step_costs", "cost_source",
+           "web_search_calls",
            "recorded", "total", "expected"]
 
 # Published list prices, USD per 1M tokens (input, output), below any long-context tier.
@@ -63,12 +65,24 @@ def web_search_calls(step) -> int:
 
 
 def step_costs(step) -> dict[str, float] | None:
-    """``{"input": usd, "output": usd, "other": usd}`` of a successful call, or None if its model is unpriced."""
+    """``{"input": usd, "output": usd, "other": usd}`` of a successful call, or None if its model is unpriced.
+
+    A cost the response reports (``step.reported_cost``) is the call's cost, split in the price list's
+    proportions."""
     if step.model not in PRICES:
         return None
     rate_in, rate_out = PRICES[step.model]
-    return {"input": step.input_tokens * rate_in / 1e6, "output": step.output_tokens * rate_out / 1e6,
-            "other": web_search_calls(step) * WEB_SEARCH_PER_CALL[step.provider]}
+    costs = {"input": step.input_tokens * rate_in / 1e6, "output": step.output_tokens * rate_out / 1e6,
+             "other": web_search_calls(step) * WEB_SEARCH_PER_CALL[step.provider]}
+    if step.reported_cost is not None:
+        share = step.reported_cost / sum(costs.values())
+        costs = {cost_type: usd * share for cost_type, usd in costs.items()}
+    return costs
+
+
+def cost_source(step) -> str:
+    """The ``genai_lens_cost_source`` label of a step's cost: its own reported cost, else genai-prices."""
+    return "provider" if step.reported_cost is not None else "genai-prices"
 
 
 def recorded(steps) -> list[Record]:
@@ -86,7 +100,8 @@ def recorded(steps) -> list[Record]:
             records.append(Record("tokens", {**labels, "gen_ai_token_type": "output"}, step.output_tokens))
         costs = step_costs(step)
         for cost_type, usd in (costs or {}).items():
-            records.append(Record("cost", {**labels, "genai_lens_cost_type": cost_type}, usd))
+            records.append(Record("cost", {**labels, "genai_lens_cost_type": cost_type,
+                                           "genai_lens_cost_source": cost_source(step)}, usd))
         if web_search_calls(step):
             records.append(Record("web_search_calls", labels, web_search_calls(step)))
     return records

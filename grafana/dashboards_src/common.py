@@ -28,6 +28,7 @@ OPERATION = "gen_ai_operation_name"
 KEY = "genai_lens_api_key"
 BILLING = "genai_lens_billing"
 COST_TYPE = "genai_lens_cost_type"
+COST_SOURCE = "genai_lens_cost_source"  # provider | genai-prices | pricing-file
 TOKEN_TYPE = "gen_ai_token_type"
 WEB_SEARCH = "genai_lens_web_search"
 SUCCEEDED = 'error_type=""'  # calls without error_type succeeded

@@ -2,7 +2,7 @@
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from .common import (COUNT, CALLS, COST, COST_TYPE, KEY, MODEL, OPERATION, PROVIDER, TOKEN_TYPE, TOKENS, bars_panel,
+from .common import (COUNT, CALLS, COST, COST_SOURCE, COST_TYPE, KEY, MODEL, OPERATION, PROVIDER, TOKEN_TYPE, TOKENS, bars_panel,
                      dashboard, pie_panel, q, row, stat_panel, table_panel, total)
 
 UID = "genai-lens-cost"
@@ -88,6 +88,26 @@ def build():
         sort_by="Total cost", w=24, units={"Calls": COUNT, "Input tokens": COUNT, "Output tokens": COUNT, "Cost per call": "currencyUSD",
                "Total cost": "currencyUSD"})
 
+    # B3: what priced the spend. Only the provider's own figure is a bill; the rest is an estimate
+    # from token counts and a price list.
+    _by_provider = total(COST, f'{COST_SOURCE}="provider"')
+    by_source = pie_panel(
+        "Cost by source",
+        "Share of spend by what priced it: the provider's own reported cost (provider), genai-prices' price "
+        "data (genai-prices), or a pricing file (pricing-file: yours, or the shipped file of prices "
+        "genai-prices lacks).", ["B3"], "currencyUSD",
+        [q(total(COST, by=COST_SOURCE), f"{{{{{COST_SOURCE}}}}}", instant=True)])
+    estimated = stat_panel(
+        "Estimated share of spend",
+        "The part of the total cost that genai-lens estimated from token counts and prices, rather than "
+        "read from the provider's own reported cost.", ["B3"], "percentunit",
+        [q(f"({total(COST)} - ({_by_provider} or vector(0))) / {total(COST)}", "Estimated", instant=True)],
+        w=4, h=8, decimals=1)
+    by_source_time = bars_panel(
+        "Cost by source over time", "Spend per $granularity bucket by what priced it.", ["B3", "F1"],
+        "currencyUSD",
+        [q(total(COST, by=COST_SOURCE, window="$granularity"), f"{{{{{COST_SOURCE}}}}}", interval="$granularity")])
+
     d = dashboard(UID, "genai-lens / Cost analytics",
                   "What LLM calls cost, by model, type, operation, provider and API key. "
                   "Pay-as-you-go only by default (Billing filter).", ["cost"])
@@ -100,4 +120,6 @@ def build():
         d = d.with_panel(panel)
     d = d.with_row(row("Provider cost"))
     d = d.with_panel(by_provider.span(24)).with_panel(details)
+    d = d.with_row(row("What priced the spend"))
+    d = d.with_panel(by_source).with_panel(estimated).with_panel(by_source_time)
     return d

@@ -9,6 +9,13 @@ Every header is optional; a missing one falls back to the provider-wide default
     x-fake-reasoning-tokens: 8        # part of the output tokens (default 0)
     x-fake-tool-use-prompt-tokens: 5  # Gemini toolUsePromptTokenCount (default 0)
     x-fake-web-search-calls: 2        # searches when the request enables web search (default 1)
+    x-fake-modality-tokens: input_audio=3000, cache_audio_read=1000, output_audio=200
+                                      # the non-text parts of the counts above (MODALITY_KEYS without
+                                      # "_tokens"), reported in each wire format's own breakdown
+    x-fake-cost: 0.0123               # a gateway's own cost in the usage (OpenRouter's usage.cost)
+    x-fake-upstream-cost: 0.2         # with x-fake-cost: a BYOK call (is_byok, upstream_inference_cost)
+    x-fake-cost-breakdown: input=0.001, output=0.002, request=0.005
+                                      # Perplexity's usage.cost object (its total is the sum)
     x-fake-fault: 429 | 500 | slow | drop
     x-fake-delay: 1.5                 # seconds for the ``slow`` fault (default: provider.slow_seconds)
     x-fake-ttft: 0.2                  # seconds before the first chunk / the whole answer
@@ -26,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 __all__ = ["Controls", "ControlError", "FAULTS", "count_words", "request_text", "split_reply"]
+
+_COST_PARTS = ("input", "output", "request")
 
 FAULTS = ("429", "500", "slow", "drop")
 
@@ -96,6 +105,30 @@ def _number(headers: Mapping[str, str], name: str, kind: Callable[[str], Any]) -
     return value
 
 
+def _pairs(headers: Mapping[str, str], name: str, keys: Callable[[str], str | None], kind: Callable[[str], Any]) -> dict:
+    """``a=1, b=2`` -> {keys("a"): 1, ...}; an unknown key, a bad or negative value is a ControlError."""
+    raw = headers.get(name)
+    out: dict[str, Any] = {}
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        key, eq, value = item.partition("=")
+        mapped = keys(key.strip())
+        if not eq or mapped is None:
+            raise ControlError(f"header {name}: {item.strip()!r} is not key=value with a known key")
+        out[mapped] = _number({name: value}, name, kind)
+        if out[mapped] is None:
+            raise ControlError(f"header {name}: {item.strip()!r} has no value")
+    return out
+
+
+def _modality_key(short: str) -> str | None:
+    from ..usage import MODALITY_KEYS
+
+    key = f"{short}_tokens"
+    return key if key in MODALITY_KEYS else None
+
+
 @dataclass
 class Controls:
     """What one request asks of the fake provider, resolved against the provider defaults."""
@@ -115,6 +148,14 @@ class Controls:
     chunks: int | None = None
     model: str | None = None
     reply: str = ""
+    modality_tokens: dict[str, int] | None = None
+    cost: float | None = None
+    upstream_cost: float | None = None
+    cost_breakdown: dict[str, float] | None = None
+
+    def modality(self, key: str) -> int:
+        """One part of ``modality_tokens`` (0 when none was asked for)."""
+        return (self.modality_tokens or {}).get(key, 0)
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str], body: Any, provider: Any) -> "Controls":
@@ -148,6 +189,11 @@ class Controls:
             chunks=_number(headers, "x-fake-chunks", int),
             model=headers.get("x-fake-model") or None,
             reply=reply,
+            modality_tokens=_pairs(headers, "x-fake-modality-tokens", _modality_key, int) or None,
+            cost=_number(headers, "x-fake-cost", float),
+            upstream_cost=_number(headers, "x-fake-upstream-cost", float),
+            cost_breakdown=_pairs(headers, "x-fake-cost-breakdown", lambda k: k if k in _COST_PARTS else None,
+                                  float) or None,
         )
 
     @property

@@ -54,25 +54,48 @@ def error_response(status: int, message: str | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": status, "message": message or default, "status": kind}}, status_code=status)
 
 
-def _usage(c: Controls, vertex: bool) -> dict:
+def _details(total: int, c: Controls, key: str) -> list[dict]:
+    """A ``ModalityTokenCount`` list: TEXT is what the modality parts (``key`` with the modality for
+    ``{}``: ``input_{}_tokens``) leave of ``total``."""
+    parts = [{"modality": modality.upper(), "tokenCount": c.modality(key.format(modality))}
+             for modality in ("image", "audio", "video") if c.modality(key.format(modality))]
+    text = total - sum(p["tokenCount"] for p in parts)
+    return ([{"modality": "TEXT", "tokenCount": text}] if text > 0 or not parts else []) + parts
+
+
+def _service_tier(body: dict, c: Controls) -> str | None:
+    """The tier a request ran on: ``x-fake-service-tier``, else the request's ``serviceTier``; None if neither."""
+    tier = c.service_tier or body.get("serviceTier")
+    return str(tier).lower() if tier else None
+
+
+def _usage(c: Controls, vertex: bool, tier: str | None = None) -> dict:
     candidates = max(0, c.output_tokens - c.reasoning_tokens)
     usage: dict[str, Any] = {
         "promptTokenCount": c.input_tokens,
         "candidatesTokenCount": candidates,
         "totalTokenCount": c.input_tokens + candidates + c.reasoning_tokens + c.tool_use_prompt_tokens,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": c.input_tokens}],
+        "promptTokensDetails": _details(c.input_tokens, c, "input_{}_tokens"),
     }
     if c.cached_tokens:
         usage["cachedContentTokenCount"] = c.cached_tokens
-        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": c.cached_tokens}]
+        usage["cacheTokensDetails"] = _details(c.cached_tokens, c, "cache_{}_read_tokens")
     if c.reasoning_tokens:
         usage["thoughtsTokenCount"] = c.reasoning_tokens
     if c.tool_use_prompt_tokens:
         usage["toolUsePromptTokenCount"] = c.tool_use_prompt_tokens
-    if vertex:
-        usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": candidates}]
-        usage["trafficType"] = "ON_DEMAND"
+    if vertex or any(c.modality(f"output_{m}_tokens") for m in ("image", "audio", "video")):
+        usage["candidatesTokensDetails"] = _details(candidates, c, "output_{}_tokens")
+    if vertex:  # Vertex AI reports the tier as the traffic type (the Gemini API in a header, _tier_header)
+        usage["trafficType"] = "ON_DEMAND" if tier in (None, "standard") else f"ON_DEMAND_{tier.upper()}"
     return usage
+
+
+def _tier_header(body: dict, c: Controls, vertex: bool) -> dict[str, str] | None:
+    """The Gemini API says which tier served a request in the ``x-gemini-service-tier`` response header
+    (``standard`` when Priority fell back); sent here when a tier was asked for."""
+    tier = _service_tier(body, c)
+    return {"x-gemini-service-tier": tier} if tier and not vertex else None
 
 
 def _has_google_search(body: dict) -> bool:
@@ -112,7 +135,7 @@ def _generate(body: dict, c: Controls, model: str, vertex: bool, stream: bool):
             candidate["finishReason"] = "STOP"
             if grounding:
                 candidate["groundingMetadata"] = grounding
-            usage = _usage(c, vertex)
+            usage = _usage(c, vertex, _service_tier(body, c))
         else:
             usage = {"promptTokenCount": c.input_tokens, "totalTokenCount": c.input_tokens}
         return {"candidates": [candidate], "usageMetadata": usage, **common}
@@ -124,7 +147,8 @@ def _generate(body: dict, c: Controls, model: str, vertex: bool, stream: bool):
         Event(sse(response(piece, i == len(pieces) - 1), newline="\r\n"), content=True)
         for i, piece in enumerate(pieces)
     ]
-    return EventStream(events, ttft=c.ttft, chunk_delay=c.chunk_delay, drop=c.fault == "drop")
+    return EventStream(events, ttft=c.ttft, chunk_delay=c.chunk_delay, drop=c.fault == "drop",
+                       headers=_tier_header(body, c, vertex))
 
 
 def _split_tokens(total: int, n: int) -> list[int]:
@@ -176,7 +200,8 @@ def _handler(provider, vertex: bool):
             return await answer({"totalTokens": max(1, count_words(body))}, c)
         if action in ("generateContent", "streamGenerateContent"):
             result = _generate(body, c, model, vertex, stream=action == "streamGenerateContent")
-            return result if isinstance(result, EventStream) else await answer(result, c)
+            return result if isinstance(result, EventStream) else await answer(result, c,
+                                                                                _tier_header(body, c, vertex))
         return await answer(_embed(body, c, action, vertex), c)
 
     return endpoint

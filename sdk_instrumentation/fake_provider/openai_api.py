@@ -89,18 +89,38 @@ def service_tier(body: dict, c: Controls) -> str:
 
 
 def _chat_usage(c: Controls) -> dict:
-    return {
+    input_details = {**_input_details(c), "audio_tokens": c.modality("input_audio_tokens")}
+    if c.modality("input_image_tokens"):
+        input_details["image_tokens"] = c.modality("input_image_tokens")
+    output_details = {
+        "reasoning_tokens": c.reasoning_tokens,
+        "audio_tokens": c.modality("output_audio_tokens"),
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    }
+    if c.modality("output_image_tokens"):
+        output_details["image_tokens"] = c.modality("output_image_tokens")
+    return _with_cost({
         "prompt_tokens": c.input_tokens,
         "completion_tokens": c.output_tokens,
         "total_tokens": c.input_tokens + c.output_tokens,
-        "prompt_tokens_details": {**_input_details(c), "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": c.reasoning_tokens,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
+        "prompt_tokens_details": input_details,
+        "completion_tokens_details": output_details,
+    }, c)
+
+
+def _with_cost(usage: dict, c: Controls) -> dict:
+    """A gateway's own cost in the usage, when asked for: OpenRouter's ``cost`` (credits, 1 = 1 USD)
+    with ``is_byok`` and ``cost_details``, or Perplexity's ``cost`` object."""
+    if c.cost is not None:
+        usage["cost"] = c.cost
+        usage["is_byok"] = c.upstream_cost is not None
+        usage["cost_details"] = {"upstream_inference_cost": c.upstream_cost}
+    elif c.cost_breakdown is not None:
+        parts = {f"{key}_tokens_cost" if key != "request" else "request_cost": c.cost_breakdown.get(key, 0.0)
+                 for key in ("input", "output", "request")}
+        usage["cost"] = {**parts, "total_cost": round(sum(parts.values()), 12)}
+    return usage
 
 
 def _chat_annotations(model: str, reply: str) -> list[dict]:
@@ -146,13 +166,13 @@ async def chat_completions(provider, request: Request):
 
 
 def _responses_usage(c: Controls) -> dict:
-    return {
+    return _with_cost({
         "input_tokens": c.input_tokens,
         "input_tokens_details": _input_details(c),
         "output_tokens": c.output_tokens,
         "output_tokens_details": {"reasoning_tokens": c.reasoning_tokens},
         "total_tokens": c.input_tokens + c.output_tokens,
-    }
+    }, c)
 
 
 def _has_web_search(body: dict) -> bool:

@@ -116,7 +116,7 @@ def test_bars_tables_and_gauges_draw_what_they_mean():
             elif panel["type"] == "bargauge":
                 assert (defaults["min"], defaults["color"]["mode"]) == (0, "palette-classic"), panel["title"]
                 seen["bargauge"] += 1
-    assert seen == {"bars": 7, "table": 6, "bargauge": 3}
+    assert seen == {"bars": 8, "table": 6, "bargauge": 3}
 
 
 def test_tables_are_instant_table_queries_merged():
@@ -131,7 +131,7 @@ def test_tables_are_instant_table_queries_merged():
 def test_bars_rebucket_by_granularity():
     bars = [p for d in committed().values() for p in iter_panels(d)
             if p["type"] == "timeseries" and p["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars"]
-    assert len(bars) == 7
+    assert len(bars) == 8
     for panel in bars:
         first = panel["targets"][0]
         assert first["interval"] == "$granularity" and "[$granularity]" in first["expr"]
@@ -147,18 +147,23 @@ def test_cost_by_model_links_to_model_detail():
 
 def feature_ids() -> set[str]:
     text = (DOCS / "features.md").read_text()
-    return set(re.findall(r"^- ([FCUPRV]\d+) ", text, flags=re.M))
+    return set(re.findall(r"^- ([FCUPRVB]\d+) ", text, flags=re.M))
+
+
+# Features beyond the product pages not built yet: budgets (B1, B2: issue 13), measured vs billed
+# (B4: issue 15), exemplars and other instrumentations (B5, B6: issue 14).
+NOT_YET_BUILT = {"B1", "B2", "B4", "B5", "B6"}
 
 
 def test_every_feature_is_covered():
     ids = feature_ids()
-    assert len(ids) == 6 + 12 + 8 + 6 + 6 + 9
+    assert len(ids) == 6 + 12 + 8 + 6 + 6 + 9 + 6
     seen = set()
     for data in committed().values():
         seen |= set(covers(data["description"]))
         seen |= {i for v in data["templating"]["list"] for i in covers(v.get("description", ""))}
         seen |= {i for p in iter_panels(data) for i in covers(p["description"])}
-    assert ids - seen == set()
+    assert ids - seen == NOT_YET_BUILT
     assert seen - ids == set()
     alerts = {r["alert"] for f in RULE_FILES for g in yaml.safe_load(f.read_text())["groups"]
               for r in g["rules"] if "alert" in r}

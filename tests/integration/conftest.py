@@ -54,9 +54,11 @@ class History:
         self.times = list(range(self.START, self.END + 1, self.EVERY))
         # (metric, labels, increment at sample i (None before the series starts))
         self.series = [
-            ("cost", {**self.GPT, "genai_lens_cost_type": "input"}, lambda i: (i % 7 + 1) * 0.25),
-            ("cost", {**self.GPT, "genai_lens_cost_type": "output"}, lambda i: (i % 5 + 1) * 0.5),
-            ("cost", {**self.GEMINI, "genai_lens_cost_type": "other"},
+            ("cost", {**self.GPT, "genai_lens_cost_type": "input", "genai_lens_cost_source": "genai-prices"},
+             lambda i: (i % 7 + 1) * 0.25),
+            ("cost", {**self.GPT, "genai_lens_cost_type": "output", "genai_lens_cost_source": "genai-prices"},
+             lambda i: (i % 5 + 1) * 0.5),
+            ("cost", {**self.GEMINI, "genai_lens_cost_type": "other", "genai_lens_cost_source": "provider"},
              lambda i: (i % 3 + 1) * 0.125 if i >= self.LATE else None),
             ("tokens", {**self.GPT, "gen_ai_token_type": "input"}, lambda i: 1000.0 * (i % 4 + 1)),
             ("tokens", {**self.GEMINI, "gen_ai_token_type": "output"},

@@ -6,7 +6,7 @@ and for ``scripts/render_dashboards.py``::
 
 It starts the exporter (new series held at 0 for ``HOLD`` s, more than two scrape intervals) and the
 fake provider, then Debian's Prometheus (scrape and rule evaluation every 1 s, the project's rule
-files), drives the demo workload plus one call to an unpriced model through the real ``openai`` and
+files), drives the demo workload plus one call to an unpriced model and one with a reported cost through the real ``openai`` and
 ``google-genai`` clients instrumented by the SDK, and waits until Prometheus has stored the final
 values. ``live.now`` is then a scrape timestamp at least one scrape after the final values were
 stored: queries evaluated there are exact.
@@ -41,6 +41,9 @@ SCRAPE_INTERVAL_S = 1
 HOLD = 2.5  # seconds a new series is served at 0: more than two scrape intervals
 # One more call, to a model without a price, so genai_lens_unpriced_requests_total is served too.
 UNPRICED = Step("chat", "genai-lens-unpriced-model", 0, input_tokens=321, output_tokens=123)
+# And one whose response reports its own cost (as a gateway's usage.cost), so the cost by source (B3)
+# has a provider-priced part: $0.0375 where the price list says $0.0045.
+PROVIDER_PRICED = Step("chat", "gpt-4o", 1, input_tokens=1000, output_tokens=200, reported_cost=0.0375)
 
 
 def fast_rule_files(directory: Path) -> list[Path]:
@@ -80,7 +83,7 @@ def _value(result) -> float:
 def live_pipeline(tmp: Path):
     """The running pipeline as a ``Live``; everything stops when the block ends."""
     rule_files = fast_rule_files(tmp)
-    steps = build_workload(48) + [UNPRICED]
+    steps = build_workload(48) + [UNPRICED, PROVIDER_PRICED]
     records = recorded(steps)
     exporter = LocalServer(create_app(Settings.load(new_series_hold_seconds=HOLD, state_file=None)))
     provider = FakeProvider()

@@ -115,6 +115,22 @@ def test_cards_show_the_exact_strings(shown, live):
     assert overview.panel("Total tokens")["shown"]["strings"] == [count(total(live.records, "tokens")[()])]
 
 
+def test_cost_by_source(shown, live):
+    """B3: the provider-priced call and the genai-prices-priced rest, named by source, and the share of
+    spend that is an estimate."""
+    result = shown[("all-1d", "genai-lens-cost")]
+    slices = {s["title"]: s for s in result.panel("Cost by source")["shown"]["slices"]}
+    provider = total(live.records, "cost", genai_lens_cost_source="provider")[()]
+    assert provider == pytest.approx(0.0375, abs=1e-12)
+    estimated = total(live.records, "cost", genai_lens_cost_source="genai-prices")[()]
+    assert set(slices) == {"provider", "genai-prices"}
+    for name, value in (("provider", provider), ("genai-prices", estimated)):
+        assert slices[name]["prefix"] == "$" and close_to_shown(slices[name]["text"], value), slices[name]
+    assert slices["provider"]["text"] == "0.0375"
+    share = estimated / (estimated + provider)
+    assert result.panel("Estimated share of spend")["shown"]["strings"] == [f"{share * 100:.1f}%"]
+
+
 def test_text_cards_show_names(shown, live):
     want = expectations(live)
     usage = shown[("all-1d", "genai-lens-usage")]
@@ -173,6 +189,7 @@ def test_tables_show_named_columns_and_formatted_cells(shown, live):
 def test_pies_show_one_named_slice_per_label(shown, live):
     want = expectations(live)
     for uid, title, label in (("genai-lens-cost", "Cost breakdown by type", "genai_lens_cost_type"),
+                              ("genai-lens-cost", "Cost by source", "genai_lens_cost_source"),
                               ("genai-lens-cost", "Cost by provider share", PROVIDER),
                               ("genai-lens-usage", "Request distribution by provider", PROVIDER),
                               ("genai-lens-overview", "Model distribution chart", MODEL)):

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = {path.stem: json.loads(path.read_text()) for path in sorted((ROOT / "grafana" / "dashboards").glob("*.json"))}
 MODEL, PROVIDER, KEY = "gen_ai_request_model", "gen_ai_provider_name", "genai_lens_api_key"
 COST_TYPE, TOKEN_TYPE, OPERATION = "genai_lens_cost_type", "gen_ai_token_type", "gen_ai_operation_name"
+COST_SOURCE = "genai_lens_cost_source"
 GRANULARITIES = {"Hour": "1h", "Day": "1d", "Week": "1w", "Month": "30d"}
 SECONDS = {"h": 3600, "d": 86400, "w": 604800}
 ALL_FILTERS = {"api_key": ALL, "model": ALL, "provider": ALL, "billing": "payg", "budget_usd": "1000",
@@ -55,6 +56,7 @@ EMPTY_OK = {
 BARS = {
     ("genai-lens-cost", "Total cost by model"): ("cost", MODEL),
     ("genai-lens-cost", "Cost by type over time"): ("cost", COST_TYPE),
+    ("genai-lens-cost", "Cost by source over time"): ("cost", COST_SOURCE),
     ("genai-lens-usage", "Usage by model"): ("tokens", MODEL),
     ("genai-lens-usage", "Usage by token type"): ("tokens", TOKEN_TYPE),
     ("genai-lens-overview", "Model costs"): ("cost", MODEL),
@@ -196,6 +198,9 @@ def expectations(live) -> dict[tuple, dict]:
         ("genai-lens-cost", "Provider details", "C"): t("tokens", *pm, gen_ai_token_type="output"),
         ("genai-lens-cost", "Provider details", "D"): ratio(t("cost", *pm), t("calls", *pm)),
         ("genai-lens-cost", "Provider details", "E"): t("cost", *pm),
+        ("genai-lens-cost", "Cost by source", "A"): t("cost", COST_SOURCE),
+        ("genai-lens-cost", "Estimated share of spend", "A"):
+            ratio({(): cost[()] - t("cost", genai_lens_cost_source="provider")[()]}, cost),
         ("genai-lens-usage", "Total token usage", "A"): tokens,
         ("genai-lens-usage", "Input token usage", "A"): t("tokens", gen_ai_token_type="input"),
         ("genai-lens-usage", "Output token usage", "A"): t("tokens", gen_ai_token_type="output"),
@@ -302,8 +307,8 @@ def test_cards_and_tables_show_the_exact_numbers(live):
         assert_vector(got, expected, key)
     # a few headline figures, spelled out
     cost = want[("genai-lens-cost", "Total cost", "A")][()]
-    assert want[("genai-lens-usage", "Total API requests", "A")] == {(): 49.0}
-    assert want[("genai-lens-usage", "Average success rate", "A")] == {(): 45 / 49}
+    assert want[("genai-lens-usage", "Total API requests", "A")] == {(): 50.0}
+    assert want[("genai-lens-usage", "Average success rate", "A")] == {(): 46 / 50}
     assert want[("genai-lens-usage", "Provider count", "A")] == {(): 2.0}
     assert want[("genai-lens-overview", "Cost details: models", "A")] == {(): 5.0}
     assert list(want[("genai-lens-usage", "Primary provider", "A")]) == [((PROVIDER, "openai"),)]

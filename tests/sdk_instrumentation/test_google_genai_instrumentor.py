@@ -158,6 +158,7 @@ def test_generate_content_span_metrics_and_cost(mode, otel, google_instrumented,
         a.USAGE_OUTPUT_TOKENS: 500,  # candidatesTokenCount + thoughtsTokenCount
         a.USAGE_CACHE_READ_INPUT_TOKENS: 200,
         a.USAGE_REASONING_OUTPUT_TOKENS: 120,
+        a.COST_SOURCE: "genai-prices",
     }
 
     base = metric_attrs()
@@ -518,3 +519,133 @@ def test_raw_api_key_never_exported(otel, google_instrumented, gemini_client, ca
     exported += [record.getMessage() for record in caplog.records]
     assert any(KEY_LABEL in text for text in exported)
     assert not [text for text in exported if GEMINI_KEY in text or GEMINI_KEY[4:] in text]
+
+
+# -- audio, image and video tokens (issue 11, point 2) ------------------------------------------------
+
+def gemini_reference(model: str, **usage) -> tuple[float, float]:
+    import genai_prices
+
+    result = genai_prices.calc_price(genai_prices.Usage(**usage), model, provider_id="google")
+    return float(result.input_price), float(result.output_price)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_audio_prompt_with_cached_audio(mode, streaming, otel, google_instrumented, gemini_client):
+    """gemini-2.5-flash bills audio input ($1.00 per 1M) and cached audio ($0.10) above text ($0.30, $0.03):
+    promptTokensDetails and cacheTokensDetails decide the rates, as genai-prices prices them."""
+    headers = {"x-fake-input-tokens": "3400", "x-fake-cached-tokens": "1200", "x-fake-output-tokens": "250",
+               "x-fake-modality-tokens": "input_audio=3000, cache_audio_read=1000"}
+    kwargs = dict(model="gemini-2.5-flash", contents="transcribe this", config=config(headers))
+    if streaming:
+        chunks = stream_all(gemini_client, mode, **kwargs)
+        metadata = chunks[-1].usage_metadata
+    else:
+        metadata = generate(gemini_client, mode, **kwargs).usage_metadata
+    # The app sees the provider's own breakdown.
+    assert {d.modality.value: d.token_count for d in metadata.prompt_tokens_details} == {"TEXT": 400, "AUDIO": 3000}
+    assert {d.modality.value: d.token_count for d in metadata.cache_tokens_details} == {"TEXT": 200, "AUDIO": 1000}
+    want_input, want_output = gemini_reference("gemini-2.5-flash", input_tokens=3400, cache_read_tokens=1200,
+                                               output_tokens=250, input_audio_tokens=3000, cache_audio_read_tokens=1000)
+    assert want_input == pytest.approx((200 * 0.30 + 2000 * 1.00 + 200 * 0.03 + 1000 * 0.10) * PER_M, abs=1e-12)
+    attrs = dict(otel.finished_spans()[0].attributes)
+    assert attrs["genai_lens.usage.input_audio_tokens"] == 3000
+    assert attrs["genai_lens.usage.cache_audio_read_tokens"] == 1000
+    assert attrs[a.COST_USD] == pytest.approx(want_input + want_output, abs=1e-9)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input") == pytest.approx(want_input, abs=1e-9)
+
+
+def test_image_output_and_video_input(otel, google_instrumented, gemini_client, vertex_client):
+    """candidatesTokensDetails IMAGE at the image output rate (gemini-2.5-flash-image); VIDEO and
+    IMAGE prompt parts on a model that prices video and image input (gemini-live-2.5-flash)."""
+    generate(gemini_client, "sync", model="gemini-2.5-flash-image", contents="draw a cat", config=config({
+        "x-fake-input-tokens": "20", "x-fake-output-tokens": "1300", "x-fake-modality-tokens": "output_image=1290"}))
+    generate(vertex_client, "sync", model="gemini-live-2.5-flash", contents="describe", config=config({
+        "x-fake-input-tokens": "9000", "x-fake-output-tokens": "100",
+        "x-fake-modality-tokens": "input_video=6000, input_image=2000"}))
+    image_span, video_span = otel.finished_spans()
+    image_in, image_out = gemini_reference("gemini-2.5-flash-image", input_tokens=20, output_tokens=1300,
+                                           output_image_tokens=1290)
+    assert image_span.attributes["genai_lens.usage.output_image_tokens"] == 1290
+    assert image_span.attributes[a.COST_USD] == pytest.approx(image_in + image_out, abs=1e-9)
+    video_in, video_out = gemini_reference("gemini-live-2.5-flash", input_tokens=9000, output_tokens=100,
+                                           input_video_tokens=6000, input_image_tokens=2000)
+    assert video_span.attributes["genai_lens.usage.input_video_tokens"] == 6000
+    assert video_span.attributes[a.COST_USD] == pytest.approx(video_in + video_out, abs=1e-9)
+    text_in, _ = gemini_reference("gemini-live-2.5-flash", input_tokens=9000, output_tokens=100)
+    assert abs(video_in - text_in) > 1e-4  # the video and image rates really differ from the text rate
+
+
+def test_usage_metadata_modalities_as_genai_prices_reads_them():
+    """DOCUMENT parts count as image (as genai-prices' Google extractor maps them), tool-use prompt
+    parts add to the prompt's, TEXT is the rest; a text-only call has no breakdown at all."""
+    from sdk_instrumentation.google_genai_instrumentor import gemini_usage
+
+    def parts(**counts):
+        return [types.ModalityTokenCount(modality=m, token_count=n) for m, n in counts.items()]
+
+    metadata = types.GenerateContentResponseUsageMetadata(
+        prompt_token_count=5000, cached_content_token_count=1000, candidates_token_count=300,
+        tool_use_prompt_token_count=100,
+        prompt_tokens_details=parts(TEXT=1000, DOCUMENT=2500, AUDIO=1500),
+        tool_use_prompt_tokens_details=parts(TEXT=60, AUDIO=40),
+        cache_tokens_details=parts(DOCUMENT=800, TEXT=200),
+        candidates_tokens_details=parts(TEXT=300))
+    usage = gemini_usage(metadata)
+    assert usage.input_tokens == 5100
+    assert usage.modality_tokens == {"input_image_tokens": 2500, "input_audio_tokens": 1540,
+                                     "cache_image_read_tokens": 800}
+    text_only = types.GenerateContentResponseUsageMetadata(prompt_token_count=10, candidates_token_count=5,
+                                                           prompt_tokens_details=parts(TEXT=10))
+    assert gemini_usage(text_only).modality_tokens is None
+
+
+# -- service tiers (issue 11, point 3) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_gemini_flex_tier_is_half_the_standard_price(streaming, otel, google_instrumented, gemini_client):
+    """The Gemini API reports the tier in the x-gemini-service-tier header; Flex is billed at half of every
+    token rate (the shipped data file's entry: genai-prices has no Gemini tier variants)."""
+    headers = {"x-fake-input-tokens": "10000", "x-fake-cached-tokens": "2000", "x-fake-output-tokens": "1000"}
+    kwargs = dict(model="gemini-2.5-flash", contents="hi", config=config(headers, service_tier="flex"))
+    response = stream_all(gemini_client, "sync", **kwargs)[-1] if streaming else generate(gemini_client, "sync", **kwargs)
+    assert response.sdk_http_response.headers["x-gemini-service-tier"] == "flex"
+    standard_in, standard_out = gemini_reference("gemini-2.5-flash", input_tokens=10000, cache_read_tokens=2000,
+                                                 output_tokens=1000)
+    attrs = dict(otel.finished_spans()[0].attributes)
+    assert attrs["genai_lens.request.service_tier"] == "flex"
+    assert attrs["genai_lens.response.service_tier"] == "flex"
+    assert attrs[a.COST_USD] == pytest.approx((standard_in + standard_out) / 2, abs=1e-12)
+    assert attrs[a.COST_SOURCE] == "pricing-file"
+    assert "openai.response.service_tier" not in attrs
+
+
+def test_vertex_traffic_type_and_an_unpriced_tier_warns_once(otel, google_instrumented, vertex_client, caplog):
+    """Vertex AI reports the tier as trafficType (ON_DEMAND_PRIORITY -> priority). No priority price is
+    known for Gemini: the standard rates, and one warning per model and tier."""
+    headers = {"x-fake-input-tokens": "10000", "x-fake-output-tokens": "1000"}
+    with caplog.at_level(logging.WARNING, logger="sdk_instrumentation.pricing"):
+        for _ in range(2):
+            generate(vertex_client, "sync", model="gemini-2.5-pro", contents="hi",
+                     config=config(headers, service_tier="priority"))
+    standard_in, standard_out = gemini_reference("gemini-2.5-pro", input_tokens=10000, output_tokens=1000)
+    for span in otel.finished_spans():
+        assert span.attributes["genai_lens.response.service_tier"] == "priority"
+        assert span.attributes[a.COST_USD] == pytest.approx(standard_in + standard_out, abs=1e-12)
+    assert sum("'priority' service tier" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_traffic_types_and_service_tiers_as_tiers():
+    from sdk_instrumentation.google_genai_instrumentor import gemini_service_tier
+
+    def response(headers=None, **usage):
+        return types.GenerateContentResponse(usage_metadata=types.GenerateContentResponseUsageMetadata(**usage),
+                                             sdk_http_response=types.HttpResponse(headers=headers or {}))
+
+    assert gemini_service_tier(response(traffic_type="ON_DEMAND")) is None
+    assert gemini_service_tier(response(traffic_type="ON_DEMAND_FLEX")) == "flex"
+    assert gemini_service_tier(response(traffic_type="PROVISIONED_THROUGHPUT")) == "provisioned_throughput"
+    assert gemini_service_tier(response({"x-gemini-service-tier": "standard"})) is None  # Priority fell back
+    assert gemini_service_tier(response({"x-gemini-service-tier": "priority"})) == "priority"
+    assert gemini_service_tier(response()) is None and gemini_service_tier(None) is None

@@ -442,6 +442,8 @@ def test_pricing_file_prices_a_fine_tune_and_marks_subscription_keys(fake_provid
         assert otel.total("genai_lens.cost", genai_lens__cost__type="input", **match) == pytest.approx(0.003, abs=1e-9)
         assert otel.total("genai_lens.cost", genai_lens__cost__type="output", **match) == pytest.approx(0.006, abs=1e-9)
         assert otel.count("gen_ai.client.operation.duration", **match) == 1
+    assert {span.attributes["genai_lens.cost.source"] for span in otel.finished_spans()} == {"pricing-file"}
+    assert otel.total("genai_lens.cost", genai_lens__cost__source="pricing-file") == pytest.approx(0.018, abs=1e-9)
     otel.shutdown()
 
 
@@ -624,3 +626,154 @@ def test_model_name_whitespace_and_tuned_models(tmp_path):
     usage = Usage(input_tokens=1_000_000, output_tokens=0)
     assert pricing.price("openai", "gpt-4o \n", usage) == Pricing().price("openai", "gpt-4o", usage)
     assert pricing.price("gcp.gemini", "tunedModels/my-tune-123", usage).input == pytest.approx(0.3)
+
+
+# -- audio and image tokens (issue 11, point 2) -------------------------------------------------------
+# gpt-audio: a spoken prompt (1,800 of 2,000 input tokens audio) answered in speech (600 of 700 output).
+AUDIO_MODEL = "gpt-audio"
+AUDIO_HEADERS = {"x-fake-input-tokens": "2000", "x-fake-output-tokens": "700",
+                 "x-fake-modality-tokens": "input_audio=1800, output_audio=600"}
+
+
+def audio_reference() -> tuple[float, float]:
+    import genai_prices
+
+    usage = genai_prices.Usage(input_tokens=2000, output_tokens=700, input_audio_tokens=1800, output_audio_tokens=600)
+    result = genai_prices.calc_price(usage, AUDIO_MODEL, provider_id="openai")
+    return float(result.input_price), float(result.output_price)
+
+
+def assert_audio_call(otel):
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["genai_lens.usage.input_audio_tokens"] == 1800
+    assert attrs["genai_lens.usage.output_audio_tokens"] == 600
+    want_input, want_output = audio_reference()
+    # the audio rates, not the text ones (gpt-audio: $2.50 / $32 input, $10 / $64 output per 1M, text / audio)
+    assert (want_input, want_output) == pytest.approx((200 * 2.5e-6 + 1800 * 32e-6, 100 * 10e-6 + 600 * 64e-6),
+                                                      abs=1e-12)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input") == pytest.approx(want_input, abs=1e-9)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="output") == pytest.approx(want_output, abs=1e-9)
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(want_input + want_output, abs=1e-9)
+    assert attrs["genai_lens.cost.source"] == "genai-prices"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_audio_tokens_are_priced_at_the_audio_rates(openai_instrumented, openai_client, otel, stream):
+    response = openai_client.chat.completions.create(model=AUDIO_MODEL, messages=MSG, stream=stream,
+                                                     extra_headers=AUDIO_HEADERS)
+    if stream:
+        list(response)
+    else:  # the caller's usage object is the provider's, untouched
+        assert response.usage.prompt_tokens_details.audio_tokens == 1800
+        assert response.usage.completion_tokens_details.audio_tokens == 600
+    assert_audio_call(otel)
+
+
+async def test_async_chat_audio_tokens_are_priced_at_the_audio_rates(openai_instrumented, async_openai_client, otel):
+    stream = await async_openai_client.chat.completions.create(model=AUDIO_MODEL, messages=MSG, stream=True,
+                                                               extra_headers=AUDIO_HEADERS)
+    async for _ in stream:
+        pass
+    assert_audio_call(otel)
+
+
+def test_chat_image_input_tokens(openai_instrumented, openai_client, otel):
+    """gpt-realtime prices image input tokens on their own; ``image_tokens`` in the prompt details."""
+    import genai_prices
+
+    openai_client.chat.completions.create(model="gpt-realtime", messages=MSG, extra_headers={
+        "x-fake-input-tokens": "3000", "x-fake-output-tokens": "100", "x-fake-modality-tokens": "input_image=2500"})
+    want = genai_prices.calc_price(genai_prices.Usage(input_tokens=3000, output_tokens=100, input_image_tokens=2500),
+                                   "gpt-realtime", provider_id="openai")
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["genai_lens.usage.input_image_tokens"] == 2500
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(float(want.total_price), abs=1e-9)
+    text_only = genai_prices.calc_price(genai_prices.Usage(input_tokens=3000, output_tokens=100), "gpt-realtime",
+                                        provider_id="openai")
+    assert abs(want.total_price - text_only.total_price) > 0.001  # the image rate really differs
+
+
+# -- a cost the provider reports (issue 11, point 5) ---------------------------------------------------
+
+def gateway_client(fake_provider, otel, gateway: str):
+    from sdk_instrumentation import instrument_client
+
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(telemetry=otel.telemetry, all_clients=False)
+    client = instrument_client(openai.OpenAI(base_url=fake_provider.url + "/v1", api_key=OPENAI_KEY, max_retries=0),
+                               provider=gateway)
+    return instrumentor, client
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("byok", [False, True])
+def test_openrouter_usage_cost_wins(fake_provider, stream, byok):
+    """OpenRouter's ``usage.cost`` is the call's cost, split like the price list splits it; a BYOK call
+    also costs the upstream provider's ``upstream_inference_cost``."""
+    from .conftest import Otel
+
+    otel = Otel()
+    headers = {"x-fake-input-tokens": "2000", "x-fake-output-tokens": "300", "x-fake-cost": "0.0123"}
+    if byok:
+        headers["x-fake-upstream-cost"] = "0.2"
+    instrumentor, client = gateway_client(fake_provider, otel, "openrouter")
+    try:
+        response = client.chat.completions.create(model="openai/gpt-4o", messages=MSG, stream=stream,
+                                                  extra_headers=headers)
+        if stream:
+            list(response)
+    finally:
+        instrumentor.uninstrument()
+    want = 0.0123 + (0.2 if byok else 0.0)
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(want, abs=1e-12)
+    assert attrs["genai_lens.cost.source"] == "provider"
+    # The price list's split of the same call: input 2000 x $2.50, output 300 x $10 per 1M (genai-prices' openrouter).
+    listed_input, listed_output = 2000 * 2.5e-6, 300 * 10e-6
+    share = want / (listed_input + listed_output)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input", genai_lens__cost__source="provider") == \
+        pytest.approx(listed_input * share, abs=1e-12)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="output", genai_lens__cost__source="provider") == \
+        pytest.approx(listed_output * share, abs=1e-12)
+    assert otel.total("genai_lens.cost", genai_lens__cost__source="genai-prices") == 0.0
+
+
+def test_provider_cost_of_an_unpriced_model_is_its_cost(fake_provider):
+    """A gateway model genai-prices does not know is priced by the gateway's own figure, as ``other``."""
+    from .conftest import Otel
+
+    otel = Otel()
+    instrumentor, client = gateway_client(fake_provider, otel, "openrouter")
+    try:
+        client.responses.create(model="someone/brand-new-model", input="hi",
+                                extra_headers={"x-fake-cost": "0.042", "x-fake-output-tokens": "10"})
+    finally:
+        instrumentor.uninstrument()
+    attrs = dict(only_span(otel).attributes)
+    assert attrs["genai_lens.cost.usd"] == pytest.approx(0.042, abs=1e-12)
+    assert "genai_lens.unpriced.reason" not in attrs
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="other", genai_lens__cost__source="provider") == \
+        pytest.approx(0.042, abs=1e-12)
+    assert otel.total("genai_lens.unpriced.requests") == 0
+
+
+def test_perplexity_cost_object_is_split_as_reported(fake_provider):
+    from .conftest import Otel
+
+    otel = Otel()
+    instrumentor, client = gateway_client(fake_provider, otel, "perplexity")
+    try:
+        client.chat.completions.create(model="sonar", messages=MSG, extra_headers={
+            "x-fake-cost-breakdown": "input=0.0004, output=0.0011, request=0.005"})
+    finally:
+        instrumentor.uninstrument()
+    assert only_span(otel).attributes["genai_lens.cost.source"] == "provider"
+    for cost_type, want in (("input", 0.0004), ("output", 0.0011), ("other", 0.005)):
+        assert otel.total("genai_lens.cost", genai_lens__cost__type=cost_type) == pytest.approx(want, abs=1e-12)
+
+
+def test_cost_source_of_the_price_list(openai_instrumented, openai_client, otel):
+    openai_client.chat.completions.create(model="gpt-4o", messages=MSG, extra_headers=USAGE_HEADERS)
+    assert only_span(otel).attributes["genai_lens.cost.source"] == "genai-prices"
+    assert otel.total("genai_lens.cost", genai_lens__cost__source="genai-prices") == \
+        pytest.approx(INPUT_COST + OUTPUT_COST, abs=1e-9)

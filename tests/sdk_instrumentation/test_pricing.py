@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pathlib
 import re
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdk_instrumentation.pricing import Pricing
-from sdk_instrumentation.usage import Cost, Usage
+from sdk_instrumentation.usage import MODALITY_KEYS, Cost, Usage
 
 TOL = 1e-9
 
@@ -74,6 +75,7 @@ def reference(provider_id: str, model: str, usage: Usage, when: datetime | None 
             cache_write_tokens=usage.cache_write_tokens,
             output_reasoning_tokens=usage.reasoning_tokens,
             web_searches=usage.web_search_calls,
+            **{key: (usage.modality_tokens or {}).get(key, 0) for key in MODALITY_KEYS},
         ),
         model,
         provider_id=provider_id,
@@ -347,3 +349,98 @@ def test_self_check_prices_through_genai_prices_when_the_fast_path_differs(caplo
     pricing._cache[("openai", "gpt-4o")] = checked
     usage = Usage(input_tokens=4_000, output_tokens=900, cache_read_tokens=1_000, web_search_calls=1)
     assert_cost(pricing.price("openai", "gpt-4o", usage), reference("openai", "gpt-4o", usage))
+
+
+# -- modality parts (issue 11, point 2) -----------------------------------------------------------
+
+# Models whose genai-prices entry prices audio, image or video tokens at their own rates.
+MODALITY_MODELS = [
+    ("gcp.gemini", "gemini-2.5-flash", "google", "gemini-2.5-flash"),  # audio input, cached audio
+    ("gcp.gemini", "gemini-2.5-flash-image", "google", "gemini-2.5-flash-image"),  # image output
+    ("gcp.gemini", "gemini-live-2.5-flash", "google", "gemini-live-2.5-flash"),  # audio/image/video in, audio out
+    ("openai", "gpt-realtime", "openai", "gpt-realtime"),  # audio and image, cached audio and image
+    ("openai", "gpt-audio", "openai", "gpt-audio"),  # audio in and out
+    ("openai", "gpt-image-1.5", "openai", "gpt-image-1.5"),  # image in and out, cached image
+]
+
+MODALITY_USAGES = [
+    # A Gemini audio prompt: 3,000 of 3,400 prompt tokens audio, 1,000 of them cached.
+    Usage(input_tokens=3_400, output_tokens=250, cache_read_tokens=1_200,
+          modality_tokens={"input_audio_tokens": 3_000, "cache_audio_read_tokens": 1_000}),
+    # Realtime speech to speech with an image.
+    Usage(input_tokens=6_000, output_tokens=2_000, cache_read_tokens=2_000,
+          modality_tokens={"input_audio_tokens": 4_000, "input_image_tokens": 800, "cache_audio_read_tokens": 1_500,
+                           "cache_image_read_tokens": 300, "output_audio_tokens": 1_600}),
+    # An image edit: image in, image out.
+    Usage(input_tokens=1_500, output_tokens=4_200, cache_read_tokens=500,
+          modality_tokens={"input_image_tokens": 1_300, "cache_image_read_tokens": 400, "output_image_tokens": 4_160}),
+    # Video in, at the long-context side of a tier.
+    Usage(input_tokens=250_000, output_tokens=3_000, reasoning_tokens=1_000,
+          modality_tokens={"input_video_tokens": 200_000, "input_audio_tokens": 20_000}),
+]
+
+
+@pytest.mark.parametrize(("provider", "model", "gp_provider", "gp_model"), MODALITY_MODELS)
+def test_modality_parts_at_their_own_rates(pricing, provider, model, gp_provider, gp_model):
+    """Audio, image and video tokens cost what genai-prices says, not the text rate."""
+    differs = 0
+    for usage in MODALITY_USAGES:
+        cost = pricing.price(provider, model, usage)
+        assert_cost(cost, reference(gp_provider, gp_model, usage))
+        text_only = pricing.price(provider, model, dataclasses.replace(usage, modality_tokens=None))
+        differs += abs(cost.total - text_only.total) > 1e-6
+    assert differs >= 1  # the model has a modality rate that one of the usages exercises
+
+
+def test_gemini_audio_prompt_anchor(pricing):
+    """gemini-2.5-flash, 3,000 audio tokens (1,000 cached) of 3,400 prompt tokens, 250 output: the audio
+    and cached-audio rates apply (USD per 1M: text 0.30, audio 1.00, cached text 0.03, cached audio 0.10)."""
+    usage = MODALITY_USAGES[0]
+    rates = {"input": 0.30, "audio": 1.00, "cache": 0.03, "cache_audio": 0.10, "output": 2.50}
+    expected_input = (200 * rates["input"] + 2_000 * rates["audio"] + 200 * rates["cache"]
+                      + 1_000 * rates["cache_audio"]) / 1e6
+    cost = pricing.price("gcp.gemini", "gemini-2.5-flash", usage)
+    assert cost.input == pytest.approx(expected_input, abs=TOL, rel=0)
+    assert cost.output == pytest.approx(250 * rates["output"] / 1e6, abs=TOL, rel=0)
+
+
+# -- every mapped model, several usages and dates (the self-check's guarantee, exhaustively) -------
+
+PRICING_DATES = [datetime(2024, 7, 1, 12, tzinfo=UTC), datetime(2025, 6, 15, 3, tzinfo=UTC),
+                 datetime(2026, 3, 1, 18, tzinfo=UTC), datetime(2026, 12, 1, 9, tzinfo=UTC)]
+EXHAUSTIVE_USAGES = [USAGES[4], USAGES[6], USAGES[11], MODALITY_USAGES[1], MODALITY_USAGES[3]]
+
+
+def test_every_mapped_model_equals_genai_prices_on_several_dates():
+    """Every model of every provider genai-lens maps, at four dates (dated prices and time-of-day
+    windows included), on text, cached, reasoning, long-context, web search and modality usages."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    from sdk_instrumentation.pricing import PROVIDER_IDS
+
+    names = {}
+    for name, provider_id in PROVIDER_IDS.items():
+        names.setdefault(provider_id, name)
+    compared = 0
+    for when in PRICING_DATES:
+        pricing = Pricing(clock=when.timestamp)
+        for provider in get_snapshot().providers:
+            if provider.id not in names:
+                continue
+            for model in provider.models:
+                for usage in EXHAUSTIVE_USAGES:
+                    try:
+                        expected = reference(provider.id, model.id, usage, when)
+                        if usage.web_search_calls and expected == reference(
+                                provider.id, model.id, dataclasses.replace(usage, web_search_calls=0), when):
+                            # genai-prices has no search fee here: the shipped file's is tested on its own
+                            usage = dataclasses.replace(usage, web_search_calls=0)
+                    except (LookupError, ValueError):  # genai-prices itself refuses this usage for the model
+                        continue
+                    actual = pricing.price(names[provider.id], model.id, usage)
+                    assert actual is not None, (provider.id, model.id)
+                    for ours, theirs in ((actual.input, expected.input), (actual.output, expected.output),
+                                         (actual.other, expected.other)):
+                        assert ours == pytest.approx(theirs, abs=TOL, rel=1e-9), (provider.id, model.id, when, usage)
+                    compared += 1
+    assert compared > 4 * 400 * 4

@@ -78,7 +78,7 @@ def test_adds_a_fine_tune_genai_prices_lacks(pricing, caplog):
 
 def test_overrides_genai_prices_and_missing_cache_rate_bills_input_rate(pricing):
     usage = Usage(input_tokens=1_000_000, cache_read_tokens=400_000, output_tokens=100_000)
-    assert pricing.price("openai", "gpt-4o", usage) == Cost(input=2.0, output=0.8, other=0.0)
+    assert pricing.price("openai", "gpt-4o", usage) == Cost(input=2.0, output=0.8, other=0.0, source="pricing-file")
     assert Pricing().price("openai", "gpt-4o", usage).total == pytest.approx(3.0, abs=TOL)
     # other providers are untouched: the entry names provider openai
     assert pricing.price("azure.ai.openai", "gpt-4o", usage).total == pytest.approx(3.0, abs=TOL)
@@ -174,6 +174,11 @@ BAD_FILES = [
     ("models:\n  - match: a\n    billing: [payg\n", 4, "invalid YAML"),
     ("models:\n  - match: a\n\tbilling: payg\n", 3, "invalid YAML"),
     ("- just\n- a list\n", 1, "the pricing file must be a mapping"),
+    ("models:\n  - {match: a, markup: -1.5}\n", 2, "'markup' must be a number >= -1"),
+    ("models:\n  - {match: a, markup: .inf}\n", 2, "'markup' must be a number >= -1"),
+    ("models:\n  - {match: a, service_tier: default, markup: -0.5}\n", 2, "'service_tier' 'default' is the standard tier"),
+    ("models:\n  - {match: a, service_tier: '', markup: -0.5}\n", 2, "'service_tier' must be a non-empty string"),
+    ("models:\n  - {match: a, service_tier: flex, billing: subscription}\n", 2, "'billing' applies to every tier"),
 ]
 
 
@@ -232,7 +237,31 @@ def test_shipped_token_prices_come_after_the_user_file_and_genai_prices(tmp_path
     user.write_text('models:\n  - {provider: openai, match: "genai-lens-user-model", input_mtok: 3.0, output_mtok: 4.0}\n')
     pricing = Pricing(pricing_file=user, shipped_prices=shipped)
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
-    assert pricing.price("openai", "genai-lens-test-model", usage) == Cost(input=1.0, output=2.0, other=0.0)
+    assert pricing.price("openai", "genai-lens-test-model", usage) == Cost(input=1.0, output=2.0, other=0.0, source="pricing-file")
     assert pricing.describe("openai", "genai-lens-test-model") == f"{shipped}:2"
     assert pricing.price("openai", "gpt-4o", usage) == Cost(input=2.5, output=10.0, other=0.0)  # genai-prices first
-    assert pricing.price("openai", "genai-lens-user-model", usage) == Cost(input=3.0, output=4.0, other=0.0)
+    assert pricing.price("openai", "genai-lens-user-model", usage) == Cost(input=3.0, output=4.0, other=0.0, source="pricing-file")
+
+
+# -- entries for one service tier (issue 11, point 3) ---------------------------------------------------
+
+def test_service_tier_entries_apply_to_that_tier_only(tmp_path):
+    """A tier's own rates or discount from the user's file; other tiers and the standard price untouched;
+    genai-prices' own tier variant (OpenAI flex) is kept when the file says nothing for that tier."""
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "models:\n"
+        "  - {provider: gcp.gemini, match: gemini-2.5-pro, service_tier: priority, input_mtok: 2.25, output_mtok: 18}\n"
+        "  - {provider: gcp.vertex_ai, match: 'gemini-*', service_tier: provisioned_throughput, markup: -1}\n")
+    pricing = Pricing(pricing_file=prices)
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    standard = Pricing().price("gcp.gemini", "gemini-2.5-pro", usage)
+    assert pricing.price("gcp.gemini", "gemini-2.5-pro", usage) == standard
+    priority = pricing.price("gcp.gemini", "gemini-2.5-pro", usage, "priority")
+    assert (priority.input, priority.output, priority.source) == (pytest.approx(2.25), pytest.approx(18.0), "pricing-file")
+    prepaid = pricing.price("gcp.vertex_ai", "gemini-2.5-flash", usage, "provisioned_throughput")
+    assert prepaid.total == 0.0 and prepaid.source == "pricing-file"  # reserved capacity, paid for up front
+    flex = pricing.price("gcp.gemini", "gemini-2.5-pro", usage, "flex")  # the shipped Gemini API Flex discount
+    assert flex.total == pytest.approx(standard.total / 2, rel=1e-12)
+    assert pricing.price("openai", "gpt-5", usage, "flex") == Pricing().price("openai", "gpt-5", usage, "flex")
+    assert pricing.price("openai", "gpt-5", usage, "flex").source == "genai-prices"
