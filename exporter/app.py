@@ -15,7 +15,10 @@ Routes:
 * ``GET /metrics``: Prometheus text format, or OpenMetrics when ``Accept`` asks.
 * ``GET /healthz`` (alive) and ``GET /readyz`` (state loaded, not shutting down).
 
-The lifespan loads ``settings.state_file`` on start and writes it on shutdown.
+A request with an ``Idempotency-Key`` header is applied at most once: a repeat of an applied key is
+answered as a success. With ``settings.state_file`` every request is in the write-ahead log, on
+disk, before it is applied and answered (``exporter.commit``); 503 when the disk refuses it. The
+lifespan loads the state on start and compacts it on shutdown.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from fastapi.responses import PlainTextResponse, Response
 from google.rpc import status_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from .collector import StoreCollector, render
+from .collector import CommitterCollector, StoreCollector, render
 from .ingest import (
     JSON,
     PROTOBUF,
@@ -43,16 +46,18 @@ from .ingest import (
     encode_message,
     media_type,
 )
+from .commit import CommitError, Committer
+from .idempotency import KeyWindow
 from .settings import Settings
-from .state import load_state, save_state
 from .store import Store
+from .wal import MAX_KEY_BYTES
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("exporter")
 
 # gRPC status codes used in google.rpc.Status error bodies.
-_GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3}
+_GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3, 503: 14}
 
 
 def _status(code: int, message: str, kind: str | None, headers: dict | None = None) -> Response:
@@ -90,28 +95,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "genai_lens_exporter_request_duration_seconds", "HTTP request durations, by route.", ["route"], registry=registry,
         unit="seconds",
     )
-    collectors = [StoreCollector(store, created_timestamps=settings.created_timestamps), registry]
+    committer = Committer(
+        store, settings.state_file,
+        key_window=KeyWindow(settings.idempotency_max_keys, settings.idempotency_window_seconds),
+        snapshot_interval_seconds=settings.snapshot_interval_seconds, wal_max_bytes=settings.wal_max_bytes,
+    )
+    collectors = [StoreCollector(store, created_timestamps=settings.created_timestamps),
+                  CommitterCollector(committer), registry]
     limit = settings.max_body_bytes
     ready = {"ready": False}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.state_file is not None:
-            await to_thread.run_sync(load_state, store, settings.state_file)
+        await to_thread.run_sync(committer.start)
         ready["ready"] = True
         try:
             yield
         finally:
             ready["ready"] = False
-            if settings.state_file is not None:
-                try:
-                    await to_thread.run_sync(save_state, store, settings.state_file)
-                except Exception:  # a failed save must not hide the shutdown
-                    log.exception("could not write state file %s", settings.state_file)
+            try:
+                await to_thread.run_sync(committer.stop)
+            except Exception:  # a failed save must not hide the shutdown; the log still holds everything
+                log.exception("could not write state file %s", settings.state_file)
 
     app = FastAPI(title="genai-lens exporter", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
+    app.state.committer = committer
     app.state.registry = registry
 
     @app.middleware("http")
@@ -134,6 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("gzip", "identity", ""):
             return _status(415, f"unsupported content encoding {encoding!r}; use gzip or none", kind)
+        key = headers.get("idempotency-key", "").strip()
+        if len(key.encode()) > MAX_KEY_BYTES or not key.isprintable() or not key.isascii():
+            return _status(400, f"Idempotency-Key must be printable ASCII of at most {MAX_KEY_BYTES} bytes", kind)
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             return _status(413, f"body is over {limit} bytes", kind)
@@ -149,13 +162,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _status(413, str(error), kind)
         except MalformedBody as error:
             return _status(400, str(error), kind)
+        payload = data if kind == PROTOBUF else message.SerializeToString()
         try:
-            result = await to_thread.run_sync(store.ingest, message)
+            result = await to_thread.run_sync(committer.submit, key, message, payload)
+        except CommitError as error:  # the disk refused it: nothing applied, the sender retries
+            return _status(503, str(error), kind, {"Retry-After": "1"})
         except Exception as error:  # never a 500: report it, keep serving
             log.exception("could not process an OTLP request")
             return _status(400, f"request could not be processed: {error!r}", kind)
         response = ExportMetricsServiceResponse()
-        if result.rejected:
+        if result is not None and result.rejected:
             response.partial_success.rejected_data_points = result.rejected_count
             response.partial_success.error_message = result.error_message
         return Response(encode_message(response, kind), media_type=kind)

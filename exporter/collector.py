@@ -26,10 +26,36 @@ from prometheus_client.utils import floatToGoString
 
 from .store import Store
 
-__all__ = ["StoreCollector", "render"]
+__all__ = ["StoreCollector", "CommitterCollector", "render"]
 
 # Whether the render in progress is OpenMetrics (set by ``render``).
 _openmetrics = contextvars.ContextVar("genai_lens_openmetrics", default=False)
+
+
+class CommitterCollector:
+    """The committer's own figures: requests applied and repeated, durable commits and fsyncs,
+    log records replayed at start, the log's size."""
+
+    def __init__(self, committer):
+        self.committer = committer
+
+    def collect(self):
+        c = self.committer
+        yield CounterMetricFamily("genai_lens_exporter_requests_applied", "OTLP requests applied to the series.",
+                                  value=c.applied)
+        yield CounterMetricFamily("genai_lens_exporter_requests_duplicate",
+                                  "Requests whose Idempotency-Key was already applied: answered, not applied again.",
+                                  value=c.duplicates)
+        yield GaugeMetricFamily("genai_lens_exporter_idempotency_keys", "Idempotency-Key values remembered.",
+                                value=len(c.keys))
+        if c.wal is not None:
+            yield CounterMetricFamily("genai_lens_exporter_wal_commits",
+                                      "Groups of requests made durable together (one fsync each).", value=c.commits)
+            yield CounterMetricFamily("genai_lens_exporter_wal_fsyncs", "fsync calls on the write-ahead log.",
+                                      value=c.wal.fsyncs)
+            yield GaugeMetricFamily("genai_lens_exporter_wal_bytes", "Size of the write-ahead log.", value=c.wal.size)
+            yield GaugeMetricFamily("genai_lens_exporter_wal_replayed_records",
+                                    "Write-ahead log records applied at start.", value=c.replayed)
 
 
 class StoreCollector:

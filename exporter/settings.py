@@ -63,7 +63,16 @@ class Settings(BaseSettings):
     """Cumulative streams tracked at most; points of further new streams are rejected."""
 
     state_file: Path | None = None
-    """Snapshot written on graceful shutdown and reloaded on start."""
+    """Durable state: the snapshot, with its write-ahead log beside it (``<state_file>.wal``); every
+    increment answered 2xx survives a crash (docs/reliability.md). None: in memory only."""
+    snapshot_interval_seconds: float = Field(300.0, gt=0)
+    """How often the write-ahead log is compacted into the snapshot (and at shutdown)."""
+    wal_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    """The write-ahead log is compacted into the snapshot when it grows past this size."""
+    idempotency_window_seconds: float = Field(3600.0, gt=0)
+    """How long the ``Idempotency-Key`` of an applied request is remembered (a repeat is not applied)."""
+    idempotency_max_keys: int = Field(200_000, ge=1)
+    """At most this many keys are remembered; the oldest are forgotten first."""
 
     @field_validator("label_allow", "label_deny", "resource_labels", mode="before")
     @classmethod

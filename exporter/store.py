@@ -502,6 +502,15 @@ class Store:
                 else:
                     series.served = True
 
+    def release_past_hold(self, now: float) -> None:
+        """Stop holding every series whose hold time has passed, served at zero or not: after a
+        restart, a series the write-ahead log rebuilt may already have been served its value."""
+        with self.lock:
+            for family in self.families_by_name.values():
+                for series in list(family.series.values()) + ([family.overflow] if family.overflow else []):
+                    if series.held and now >= series.hold_until:
+                        series.held = False
+
     def series_count(self) -> int:
         return sum(len(f.series) + (f.overflow is not None) for f in self.families_by_name.values())
 

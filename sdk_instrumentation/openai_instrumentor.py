@@ -193,30 +193,71 @@ def _has_async_parse(result) -> bool:
 
 # -- reading responses ---------------------------------------------------------------
 
-def _details(obj, name: str, field: str) -> int:
-    details = getattr(obj, name, None)
-    value = getattr(details, field, None) if details is not None else None
-    return value if isinstance(value, int) else 0
+_EMPTY: dict = {}
+
+
+def _values(obj) -> dict:
+    """The fields of a response object as a dict, read without raising: the openai types are
+    pydantic models, whose ``getattr`` of a missing field goes through a slow AttributeError, so
+    declared fields come from ``__dict__`` and extra ones (a gateway's ``usage.cost``, a newer
+    ``image_tokens``) from ``__pydantic_extra__``; nested extras are already dicts."""
+    if obj is None:
+        return _EMPTY
+    if isinstance(obj, dict):
+        return obj
+    values = getattr(obj, "__dict__", None)
+    if values is None:
+        return _EMPTY
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return {**values, **extra} if extra else values
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _usage(values: dict, input_key: str, output_key: str, input_details: str, output_details: str,
+           web_search_calls: int) -> Usage:
+    """A ``Usage`` from the fields of a chat (``prompt_tokens``...) or Responses (``input_tokens``...)
+    usage object: the totals, the cached, cache-write, reasoning, audio and image parts, and the
+    cost a gateway reports."""
+    inputs, outputs = _values(values.get(input_details)), _values(values.get(output_details))
+    parts = None
+    for details, prefix in ((inputs, "input_"), (outputs, "output_")):
+        audio, image = _int(details.get("audio_tokens")), _int(details.get("image_tokens"))
+        if audio or image:
+            if parts is None:
+                parts = {}
+            if audio:
+                parts[prefix + "audio_tokens"] = audio
+            if image:
+                parts[prefix + "image_tokens"] = image
+    return Usage(
+        input_tokens=values.get(input_key) or 0,
+        output_tokens=values.get(output_key) or 0,
+        cache_read_tokens=_int(inputs.get("cached_tokens")),
+        cache_write_tokens=_int(inputs.get("cache_write_tokens")),
+        reasoning_tokens=_int(outputs.get("reasoning_tokens")),
+        web_search_calls=web_search_calls,
+        modality_tokens=parts,
+        provider_cost=provider_cost(values) if "cost" in values else None,
+    )
 
 
 def chat_usage(usage, web_search_calls: int = 0) -> Usage | None:
     if usage is None:
         return None
-    return Usage(
-        input_tokens=usage.prompt_tokens or 0,
-        output_tokens=usage.completion_tokens or 0,
-        cache_read_tokens=_details(usage, "prompt_tokens_details", "cached_tokens"),
-        cache_write_tokens=_details(usage, "prompt_tokens_details", "cache_write_tokens"),
-        reasoning_tokens=_details(usage, "completion_tokens_details", "reasoning_tokens"),
-        web_search_calls=web_search_calls,
-        modality_tokens=_modality_tokens(usage, "prompt_tokens_details", "completion_tokens_details"),
-        provider_cost=provider_cost(usage),
-    )
+    return _usage(_values(usage), "prompt_tokens", "completion_tokens", "prompt_tokens_details",
+                  "completion_tokens_details", web_search_calls)
 
 
-def _field(obj, name: str):
-    """A field of a usage object or of a nested dict (extra fields of the openai models stay dicts)."""
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+def responses_usage(response) -> Usage | None:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None
+    searches = sum(1 for item in (getattr(response, "output", None) or ()) if getattr(item, "type", None) == "web_search_call")
+    return _usage(_values(usage), "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details",
+                  searches)
 
 
 def _usd(value) -> float | None:
@@ -228,59 +269,31 @@ def _usd(value) -> float | None:
 def provider_cost(usage) -> Cost | float | None:
     """The cost the response itself reports, in USD: a total (float) or a split (Cost); None if none.
 
+    ``usage`` is the usage object or its fields (``_values``).
+
     - OpenRouter (and gateways that copy it): ``usage.cost`` in credits (1 credit = 1 USD); for a
       BYOK call (``is_byok``) the upstream provider also bills ``cost_details.upstream_inference_cost``
       to the user's own account, so the call cost both.
     - Perplexity: ``usage.cost`` is an object: ``input_tokens_cost``, ``output_tokens_cost``,
       ``request_cost`` and ``total_cost``.
     """
-    cost = _field(usage, "cost")
+    values = _values(usage)
+    cost = values.get("cost")
     if cost is None:
         return None
     total = _usd(cost)
     if total is not None:
-        if _field(usage, "is_byok") is True:
-            upstream = _usd(_field(_field(usage, "cost_details") or {}, "upstream_inference_cost"))
-            total += upstream or 0.0
+        if values.get("is_byok") is True:
+            total += _usd(_values(values.get("cost_details")).get("upstream_inference_cost")) or 0.0
         return total
-    total = _usd(_field(cost, "total_cost"))
+    cost = _values(cost)
+    total = _usd(cost.get("total_cost"))
     if total is None:
         return None
-    input_cost = _usd(_field(cost, "input_tokens_cost")) or 0.0
-    output_cost = _usd(_field(cost, "output_tokens_cost")) or 0.0
+    input_cost = _usd(cost.get("input_tokens_cost")) or 0.0
+    output_cost = _usd(cost.get("output_tokens_cost")) or 0.0
     return Cost(input=input_cost, output=output_cost, other=max(0.0, total - input_cost - output_cost),
                 source=COST_SOURCE_PROVIDER)
-
-
-def _modality_tokens(usage, input_details: str, output_details: str) -> dict[str, int] | None:
-    """The audio and image parts of the input and output token counts (``audio_tokens`` and
-    ``image_tokens`` in the details objects); None when there are none."""
-    parts = None
-    for details, prefix in ((input_details, "input_"), (output_details, "output_")):
-        for field in ("audio_tokens", "image_tokens"):
-            count = _details(usage, details, field)
-            if count > 0:
-                if parts is None:
-                    parts = {}
-                parts[prefix + field] = count
-    return parts
-
-
-def responses_usage(response) -> Usage | None:
-    usage = getattr(response, "usage", None)
-    if usage is None:
-        return None
-    searches = sum(1 for item in (getattr(response, "output", None) or ()) if getattr(item, "type", None) == "web_search_call")
-    return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_read_tokens=_details(usage, "input_tokens_details", "cached_tokens"),
-        cache_write_tokens=_details(usage, "input_tokens_details", "cache_write_tokens"),
-        reasoning_tokens=_details(usage, "output_tokens_details", "reasoning_tokens"),
-        web_search_calls=searches,
-        modality_tokens=_modality_tokens(usage, "input_tokens_details", "output_tokens_details"),
-        provider_cost=provider_cost(usage),
-    )
 
 
 def _read_response(call: Call, kind: str, response) -> None:

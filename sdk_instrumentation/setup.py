@@ -80,14 +80,38 @@ def _metrics_endpoint(endpoint: str) -> str:
     return endpoint if endpoint.endswith("/v1/metrics") else endpoint + "/v1/metrics"
 
 
+def _otlp_metrics_settings(endpoint: str | None, headers: Mapping[str, str] | None):
+    """(endpoint, headers, compression) as the OTLP exporter reads them: the arguments, else the
+    standard ``OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT`` / ``_HEADERS`` / ``_COMPRESSION`` variables."""
+    from opentelemetry.util.re import parse_env_headers
+
+    env = os.environ.get
+    if endpoint:
+        url = _metrics_endpoint(endpoint)
+    elif env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+        url = env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    else:
+        url = _metrics_endpoint(env("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318")
+    if headers is None:
+        raw = env("OTEL_EXPORTER_OTLP_METRICS_HEADERS") or env("OTEL_EXPORTER_OTLP_HEADERS") or ""
+        headers = parse_env_headers(raw, liberal=True)
+    compression = (env("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION") or env("OTEL_EXPORTER_OTLP_COMPRESSION") or "").strip()
+    return url, dict(headers), "gzip" if compression.lower() == "gzip" else None
+
+
 def configure(*, endpoint: str | None = None, traces_endpoint: str | None = None, service_name: str | None = None,
               pricing_file: str | os.PathLike | None = None, api_key_aliases=None, headers: Mapping[str, str] | None = None,
               export_interval_seconds: float | None = None, export_timeout_seconds: float = 10.0,
               capture_content: bool | None = None, attributes: Mapping[str, Any] | None = None,
-              instrument_clients: bool = True, set_global: bool = True) -> Configured:
-    """Set up tracing and metrics export and (by default) instrument every installed client."""
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+              instrument_clients: bool = True, set_global: bool = True, undelivered_max_points: int = 100_000,
+              undelivered_max_age_seconds: float = 900.0) -> Configured:
+    """Set up tracing and metrics export and (by default) instrument every installed client.
+
+    Metric batches the exporter did not take are kept and sent again with their Idempotency-Key, up
+    to ``undelivered_max_points`` data points and ``undelivered_max_age_seconds`` (``delivery``)."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from .delivery import DROPPED_POINTS, DeliveringMetricExporter
 
     from .pricing import Pricing
 
@@ -95,9 +119,11 @@ def configure(*, endpoint: str | None = None, traces_endpoint: str | None = None
     labeler = default_labeler(api_key_aliases)
     resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
 
-    metric_exporter = OTLPMetricExporter(
-        endpoint=_metrics_endpoint(endpoint) if endpoint else None, headers=dict(headers) if headers else None,
-        timeout=export_timeout_seconds, preferred_temporality=DELTA_TEMPORALITY)
+    url, metric_headers, compression = _otlp_metrics_settings(endpoint, headers)
+    metric_exporter = DeliveringMetricExporter(
+        url, headers=metric_headers, timeout=export_timeout_seconds, compression=compression,
+        max_points=undelivered_max_points, max_age_seconds=undelivered_max_age_seconds,
+        preferred_temporality=DELTA_TEMPORALITY)
     interval = export_interval_seconds
     if interval is None and not os.environ.get("OTEL_METRIC_EXPORT_INTERVAL"):
         interval = 10.0
@@ -105,6 +131,9 @@ def configure(*, endpoint: str | None = None, traces_endpoint: str | None = None
         metric_exporter, export_interval_millis=interval * 1000 if interval is not None else None,
         export_timeout_millis=export_timeout_seconds * 1000)
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    meter_provider.get_meter("sdk_instrumentation.delivery").create_observable_counter(
+        DROPPED_POINTS, callbacks=[metric_exporter.observe_dropped], unit="{point}",
+        description="Metric data points the SDK dropped undelivered, by reason (max_points, max_age, rejected).")
 
     tracer_provider = TracerProvider(resource=resource)
     traces_off = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none"

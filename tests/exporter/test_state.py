@@ -42,7 +42,7 @@ def test_corrupt_state_file_is_set_aside(exporter, tmp_path, caplog):
     assert not state.exists()
     (record,) = [r for r in caplog.records if r.name == "exporter.state"]
     assert record.getMessage().startswith(f"state file {state} is corrupt (")
-    assert record.getMessage().endswith(f"; moved to {aside[0]}; starting empty")
+    assert record.getMessage().endswith(f"; moved to {aside[0]}; starting from the write-ahead log alone")
     server.post(request(sum_metric("genai_lens.cost", "usd", [number_point(0.5, KEY)])))
     assert values(server.metrics(), "genai_lens_cost_usd_total") == {labels(genai_lens_api_key="k1", service_name="svc"): 0.5}
 

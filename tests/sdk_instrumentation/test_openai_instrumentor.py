@@ -777,3 +777,19 @@ def test_cost_source_of_the_price_list(openai_instrumented, openai_client, otel)
     assert only_span(otel).attributes["genai_lens.cost.source"] == "genai-prices"
     assert otel.total("genai_lens.cost", genai_lens__cost__source="genai-prices") == \
         pytest.approx(INPUT_COST + OUTPUT_COST, abs=1e-9)
+
+
+async def test_async_stream_reported_cost_wins(openai_instrumented, async_openai_client, otel):
+    """The reported cost of an async stream's last chunk (and of an async Responses call)."""
+    stream = await async_openai_client.chat.completions.create(
+        model="gpt-4o", messages=MSG, stream=True, extra_headers={**USAGE_HEADERS, "x-fake-cost": "0.0042"})
+    async for _ in stream:
+        pass
+    await async_openai_client.responses.create(model="gpt-4o", input="hi",
+                                               extra_headers={**USAGE_HEADERS, "x-fake-cost": "0.0058"})
+    spans = otel.finished_spans()
+    assert [s.attributes["genai_lens.cost.usd"] for s in spans] == pytest.approx([0.0042, 0.0058], abs=1e-12)
+    assert {s.attributes["genai_lens.cost.source"] for s in spans} == {"provider"}
+    # split like the price list splits the same call: input 0.002, output 0.001 (USAGE_HEADERS on gpt-4o)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="input") == pytest.approx(0.01 * 2 / 3, abs=1e-12)
+    assert otel.total("genai_lens.cost", genai_lens__cost__type="output") == pytest.approx(0.01 / 3, abs=1e-12)
