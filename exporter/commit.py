@@ -76,6 +76,8 @@ class Committer:
         self.clock = clock
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._stopped = False
         self._last_snapshot = 0.0
         # What the exporter reports about itself (genai_lens_exporter_*).
         self.applied = 0          # requests applied
@@ -87,6 +89,11 @@ class Committer:
 
     def start(self) -> None:
         """Load the state (snapshot, then the log after it) and start the committer thread."""
+        with self._start_lock:
+            if self._thread is None and not self._stopped:
+                self._start()
+
+    def _start(self) -> None:
         if self.state_file is not None:
             seq = load_state(self.store, self.keys, self.state_file, self.clock())
             records = self.wal.open(after=seq)
@@ -97,6 +104,8 @@ class Committer:
 
     def stop(self) -> None:
         """Apply what is queued, write the snapshot and empty the log; then the thread ends."""
+        with self._start_lock:
+            self._stopped = True
         if self._thread is None:
             return
         self._queue.put(_STOP)
@@ -136,9 +145,12 @@ class Committer:
 
     def submit(self, key: str, request: ExportMetricsServiceRequest, payload: bytes) -> IngestResult | None:
         """Apply one request (after it is durable, with a state file); None if ``key`` was already
-        applied. Raises ``CommitError`` if it could not be made durable."""
+        applied. Raises ``CommitError`` if it could not be made durable. Starts the committer if the
+        app was served without its lifespan (an ASGI transport in a test or a benchmark)."""
         if self._thread is None:
-            raise CommitError("the exporter is not accepting requests (stopped)")
+            self.start()
+            if self._thread is None:
+                raise CommitError("the exporter is not accepting requests (stopped)")
         pending = _Pending(key, request, payload)
         self._queue.put(pending)
         pending.done.wait()

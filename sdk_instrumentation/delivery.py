@@ -41,6 +41,8 @@ logger = logging.getLogger("sdk_instrumentation.delivery")
 
 DROPPED_POINTS = "genai_lens.sdk.export.dropped_points"
 DROP_REASONS = ("max_points", "max_age", "rejected")
+# At shutdown, how long to keep trying to deliver what waits (the app is exiting; bounded).
+SHUTDOWN_SECONDS = 10.0
 # Answers after which a resend can succeed: the exporter is busy, restarting or away.
 _RETRYABLE = frozenset((408, 429, 502, 503, 504))
 
@@ -164,9 +166,15 @@ class DeliveringMetricExporter(MetricExporter):
             return self._deliver(time.monotonic() + timeout_millis / 1000) is MetricExportResult.SUCCESS
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        """Keep trying to deliver what is waiting, for at most the reader's remaining time (its
+        ``timeout`` keyword, in milliseconds) and ``SHUTDOWN_SECONDS``, then give up with a warning."""
+        budget = min(float(kwargs.get("timeout", timeout_millis)) / 1000, SHUTDOWN_SECONDS)
+        deadline = time.monotonic() + budget
         with self._lock:
-            if self._pending:
-                self._deliver(time.monotonic() + min(timeout_millis / 1000, self.timeout))
+            while self._pending and time.monotonic() < deadline:
+                if self._deliver(deadline) is MetricExportResult.SUCCESS or not self._pending:
+                    break
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
             if self._pending:
                 logger.warning("%d metric points were not delivered before shutdown (batches kept in memory "
                                "only)", self.pending_points)

@@ -93,3 +93,27 @@ def test_concurrent_requests_share_one_fsync(tmp_path):
     assert committer.applied == 22
     assert committer.commits == 3 and committer.wal.fsyncs == 3  # first, blocked, and the 20 together
     committer.stop()
+
+
+def test_the_log_is_compacted_on_its_interval_and_past_its_size(tmp_path):
+    """Compaction while running: on the interval, and when the log passes wal_max_bytes; a new
+    committer on the same files (as after kill -9: no stop) holds everything exactly once."""
+    for interval, max_bytes in ((0.05, 64 * 1024 * 1024), (3600.0, 1024)):
+        state = tmp_path / f"state-{max_bytes}.json"
+        committer = Committer(Store(hold_seconds=0), state, snapshot_interval_seconds=interval, wal_max_bytes=max_bytes)
+        committer.start()
+        for i in range(40):
+            committer.submit(f"k{i}", cost(0.125), cost(0.125).SerializeToString())
+        deadline = threading.Event()
+        while not state.exists() and not deadline.wait(0.02):
+            pass
+        saved = json.loads(state.read_text())["wal_seq"]
+        assert 0 < saved <= 40
+        again = Store(hold_seconds=0)
+        reader = Committer(again, state)  # reads the snapshot and the log records after its wal_seq
+        reader.start()
+        family = again.families_by_name["genai_lens_cost_usd"]
+        assert [s.value for s in family.series.values()] == [5.0]
+        assert reader.submit("k0", cost(0.125), cost(0.125).SerializeToString()) is None  # a repeat
+        reader.stop()
+        committer.stop()

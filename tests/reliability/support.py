@@ -131,6 +131,7 @@ class Export:
     tokens: float = 0.0
     calls: float = 0.0
     cost: float = 0.0
+    points: int = 0
 
 
 def _carried(metrics_data) -> Export:
@@ -139,6 +140,7 @@ def _carried(metrics_data) -> Export:
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 for point in metric.data.data_points:
+                    out.points += 1
                     if metric.name == "gen_ai.client.token.usage":
                         out.tokens += point.sum
                     elif metric.name == "gen_ai.client.operation.duration":

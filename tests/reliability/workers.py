@@ -32,12 +32,14 @@ def run_steps(steps, provider_url: str) -> tuple[int, int]:
     return run_workload(steps, make_clients(provider_url))
 
 
-def run_worker(exporter_url: str, provider_url: str, seed: int, calls: int, service_name: str = "reliability") -> tuple[int, int]:
+def run_worker(exporter_url: str, provider_url: str, seed: int, calls: int, service_name: str = "reliability",
+               export_timeout_seconds: float = 10.0) -> tuple[int, int]:
     """Configure the SDK in this process, run the workload, flush and shut down; returns (ok, failed)."""
     import sdk_instrumentation as lens
 
     configured = lens.configure(endpoint=exporter_url, service_name=service_name, api_key_aliases=ALIASES,
-                                export_interval_seconds=0.3, set_global=False)
+                                export_interval_seconds=0.3, export_timeout_seconds=export_timeout_seconds,
+                                set_global=False)
     try:
         return run_steps(worker_steps(seed, calls), provider_url)
     finally:

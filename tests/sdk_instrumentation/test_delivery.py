@@ -19,7 +19,7 @@ from exporter import Settings, create_app
 from sdk_instrumentation.fake_provider import FakeProvider
 from sdk_instrumentation.local_server import LocalServer
 from tests.proxy import FaultyProxy
-from tests.reliability.support import chat, free_port, openai_client, served_totals
+from tests.reliability.support import Ledger, chat, free_port, openai_client, served_totals
 
 
 def served(url: str) -> dict:
@@ -194,5 +194,38 @@ def test_batches_older_than_max_age_are_dropped(provider):
         work.calls_of(1)
         work.flush()
         assert work.exporter.dropped["max_age"] > 0
+    finally:
+        work.configured.shutdown()
+
+
+def test_served_is_sent_minus_exactly_the_dropped_batches(provider):
+    """Past the cap the oldest batches go: the exporter then serves what was sent minus exactly their
+    content, and the SDK's count of dropped points is the size of those batches."""
+    port = free_port()
+    work = Workload(provider.url, f"http://127.0.0.1:{port}", export_timeout_seconds=1, undelivered_max_points=45)
+    ledger = Ledger.install(work.configured)
+    try:
+        for _ in range(8):               # nothing listens: batches wait, the oldest beyond 45 points go
+            work.calls_of(1)
+            work.flush()
+        exporter = LocalServer(create_app(Settings(new_series_hold_seconds=0)), port=port).start()
+        try:
+            assert work.flush()
+            dropped = work.exporter.dropped["max_points"]
+            assert dropped > 0
+            # the dropped batches are the oldest ones: the first exports whose points add up to it
+            total, lost = 0, {"tokens": 0.0, "calls": 0.0}
+            for export in ledger.exports:
+                if total == dropped:
+                    break
+                total += export.points
+                lost["tokens"] += export.tokens
+                lost["calls"] += export.calls
+            assert total == dropped
+            got = served(exporter.url)
+            assert (got["calls"], got["tokens"]) == (work.calls - lost["calls"], work.tokens - lost["tokens"])
+            assert 0 < lost["calls"] < work.calls
+        finally:
+            exporter.stop()
     finally:
         work.configured.shutdown()
