@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hold_seconds=settings.new_series_hold_seconds,
         stream_ttl=settings.stream_ttl_seconds,
         max_streams=settings.max_streams,
+        budgets=settings.budgets,
     )
     registry = CollectorRegistry(auto_describe=True)
     requests_total = Counter(

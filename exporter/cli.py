@@ -52,7 +52,8 @@ def serve(args) -> int:
             args.config, host=args.host, port=args.port, state_file=args.state_file, log_level=args.log_level
         )
     except (FileNotFoundError, ValidationError, ValueError) as error:
-        print(f"genai-lens serve: invalid settings: {error}", file=sys.stderr)
+        where = f" in {args.config}" if args.config else ""
+        print(f"genai-lens serve: invalid settings{where}: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(), workers=None)

@@ -95,7 +95,20 @@ class StoreCollector:
                 "genai_lens_exporter_cumulative_streams", "Cumulative OTLP streams tracked to turn them into deltas."
             )
             streams.add_metric([], len(store.streams))
+            budget_families = []
+            if store.budgets.budgets:
+                now = store.clock()
+                amount = GaugeMetricFamily("genai_lens_budget_usd", "The amount of each configured budget, in USD.",
+                                           labels=["genai_lens_budget", "period"])
+                spent = GaugeMetricFamily("genai_lens_budget_spent_usd",
+                                          "Spend since the start of each budget's current period (UTC), in USD.",
+                                          labels=["genai_lens_budget", "period"])
+                for budget in store.budgets.budgets:
+                    amount.add_metric([budget.name, budget.period], budget.amount_usd)
+                    spent.add_metric([budget.name, budget.period], store.budgets.spent(budget, now))
+                budget_families = [amount, spent]
         yield from families
+        yield from budget_families
         yield from (series_gauge, overflow, received, rejected, streams)
 
     @staticmethod

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
+
+from .budgets import Budget, parse_budgets
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, YamlConfigSettingsSource
 
 __all__ = ["Settings"]
@@ -73,6 +75,19 @@ class Settings(BaseSettings):
     """How long the ``Idempotency-Key`` of an applied request is remembered (a repeat is not applied)."""
     idempotency_max_keys: int = Field(200_000, ge=1)
     """At most this many keys are remembered; the oldest are forgotten first."""
+
+    budgets: list[Budget] = []
+    """Named budgets: ``{name, match: {label: value}, period: month|week|day, amount_usd, warn_at: [...]}``
+    (``exporter.budgets``; docs/budgets.md). A bad budget stops the start, naming it."""
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _budgets(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment: JSON
+            import json
+
+            value = json.loads(value) if value.strip() else []
+        return list(parse_budgets(value))
 
     @field_validator("label_allow", "label_deny", "resource_labels", mode="before")
     @classmethod

@@ -42,7 +42,10 @@ from dataclasses import dataclass, field
 
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from .budgets import BudgetTracker, parse_budgets
 from .names import label_name, metric_name
+
+COST_FAMILY = "genai_lens_cost_usd"  # the counter budgets are counted from
 
 __all__ = ["Store", "Family", "Series", "IngestResult", "OVERFLOW_LABELS", "REASONS"]
 
@@ -182,6 +185,7 @@ class Store:
         hold_seconds: float = 60.0,
         stream_ttl: float = 3600.0,
         max_streams: int = 200_000,
+        budgets=(),
         clock=time.time,
     ):
         self.series_limit = series_limit
@@ -203,6 +207,9 @@ class Store:
         self._keys: dict = {}
         self._keys_chars = 0
         self._next_sweep = clock() + min(stream_ttl, 60.0)
+        # Spend per configured budget (``exporter.budgets``), fed by every cost increment.
+        self.budgets = BudgetTracker(parse_budgets(budgets))
+        self._budgeted = bool(self.budgets.budgets)
 
     # -- labels ---------------------------------------------------------
 
@@ -405,11 +412,14 @@ class Store:
                     state[3] = now
             else:
                 delta = value
-            series = self._series(family, self._key(raw, resource), now)
+            key = self._key(raw, resource)
+            series = self._series(family, key, now)
             if temporality is None:
                 series.value = float(value)
             else:
                 series.value += delta
+                if self._budgeted and family.name == COST_FAMILY and monotonic:
+                    self.budgets.add(key, delta, now)
             result.accepted += 1
 
     def _histogram_points(self, family, otel_name, points, temporality, resource, stream_prefix, now, result):
@@ -542,7 +552,8 @@ class Store:
                 ]]
                 for (prefix, raw), state in self.streams.items()
             ]
-            return {"version": 1, "saved_at": self.clock(), "families": families, "streams": streams}
+            return {"version": 1, "saved_at": self.clock(), "families": families, "streams": streams,
+                    "budgets": self.budgets.snapshot()}
 
     def restore(self, data: dict) -> None:
         """Load a :meth:`snapshot` (into an empty store). Raises ``ValueError`` if malformed."""
@@ -583,6 +594,12 @@ class Store:
                 streams[key] = [tuple(v) if isinstance(v, list) else v for v in state]
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"malformed state snapshot: {error}") from error
+        budgets = BudgetTracker(self.budgets.budgets)
+        try:
+            budgets.restore(data.get("budgets", {}))
+        except ValueError as error:
+            raise ValueError(f"malformed state snapshot: {error}") from error
         with self.lock:
             self.families_by_name = families
             self.streams = streams
+            self.budgets = budgets
