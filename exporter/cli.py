@@ -31,7 +31,8 @@ def _add_serve(subparsers) -> None:
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to bind (default 4318)")
     serve.add_argument("--config", default=None, metavar="FILE", help="YAML settings file")
-    serve.add_argument("--state-file", default=None, metavar="FILE", help="snapshot written on shutdown, reloaded on start")
+    serve.add_argument("--state-file", default=None, metavar="FILE", help="durable state: a snapshot and its write-ahead log (FILE.wal); every answered "
+                            "increment survives a crash")
     serve.add_argument("--workers", type=int, default=1, help="must be 1 (see the message when it is not)")
     serve.add_argument("--log-level", default=None, help="debug, info, warning, error")
 

@@ -239,7 +239,7 @@ def test_persistence_emptydir_renders_no_claim(chart):
     objects = render(chart, {"persistence": {"enabled": True}})
     assert kinds(objects) == ["Deployment", "Service", "ServiceAccount"]
     pod = one(objects, "Deployment")["spec"]["template"]["spec"]
-    assert {"name": "state", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert {"name": "state", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
     assert env_of(objects)["GENAI_LENS_STATE_FILE"] == {"name": "GENAI_LENS_STATE_FILE",
                                                         "value": "/var/lib/genai-lens/state.json"}
     assert {"name": "state", "mountPath": "/var/lib/genai-lens"} in container(objects)["volumeMounts"]
