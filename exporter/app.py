@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stream_ttl=settings.stream_ttl_seconds,
         max_streams=settings.max_streams,
         budgets=settings.budgets,
+        label_value_limits=settings.label_value_limits,
     )
     registry = CollectorRegistry(auto_describe=True)
     requests_total = Counter(

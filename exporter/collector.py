@@ -95,7 +95,13 @@ class StoreCollector:
                 "genai_lens_exporter_cumulative_streams", "Cumulative OTLP streams tracked to turn them into deltas."
             )
             streams.add_metric([], len(store.streams))
-            budget_families = []
+            folded = CounterMetricFamily(
+                "genai_lens_exporter_label_values_folded",
+                "Data points whose label value was replaced by __other__ past label_value_limits, by label.",
+                labels=["label"])
+            for label, count in sorted(store.points_folded.items()):
+                folded.add_metric([label], count)
+            budget_families = [folded]
             if store.budgets.budgets:
                 now = store.clock()
                 amount = GaugeMetricFamily("genai_lens_budget_usd", "The amount of each configured budget, in USD.",
@@ -106,7 +112,7 @@ class StoreCollector:
                 for budget in store.budgets.budgets:
                     amount.add_metric([budget.name, budget.period], budget.amount_usd)
                     spent.add_metric([budget.name, budget.period], store.budgets.spent(budget, now))
-                budget_families = [amount, spent]
+                budget_families += [amount, spent]
         yield from families
         yield from budget_families
         yield from (series_gauge, overflow, received, rejected, streams)

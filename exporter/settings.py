@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     idempotency_max_keys: int = Field(200_000, ge=1)
     """At most this many keys are remembered; the oldest are forgotten first."""
 
+    label_value_limits: dict[str, int] = {}
+    """At most this many distinct values per label (Prometheus label name -> N), e.g.
+    ``{genai_lens_api_key: 1000, service_name: 500}``: later values fold into ``__other__`` with
+    totals kept; values a budget matches on are always kept. Empty: no limit (``series_limit`` still
+    bounds every metric)."""
+
     budgets: list[Budget] = []
     """Named budgets: ``{name, match: {label: value}, period: month|week|day, amount_usd, warn_at: [...]}``
     (``exporter.budgets``; docs/budgets.md). A bad budget stops the start, naming it."""

@@ -47,9 +47,10 @@ from .names import label_name, metric_name
 
 COST_FAMILY = "genai_lens_cost_usd"  # the counter budgets are counted from
 
-__all__ = ["Store", "Family", "Series", "IngestResult", "OVERFLOW_LABELS", "REASONS"]
+__all__ = ["Store", "Family", "Series", "IngestResult", "OVERFLOW_LABELS", "OTHER_VALUE", "REASONS"]
 
 OVERFLOW_LABELS = (("otel_metric_overflow", "true"),)
+OTHER_VALUE = "__other__"  # the value a label takes past its label_value_limits
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -186,6 +187,7 @@ class Store:
         stream_ttl: float = 3600.0,
         max_streams: int = 200_000,
         budgets=(),
+        label_value_limits=None,
         clock=time.time,
     ):
         self.series_limit = series_limit
@@ -210,6 +212,16 @@ class Store:
         # Spend per configured budget (``exporter.budgets``), fed by every cost increment.
         self.budgets = BudgetTracker(parse_budgets(budgets))
         self._budgeted = bool(self.budgets.budgets)
+        # At most N distinct values per label (label name -> N): later values become OTHER_VALUE,
+        # totals kept. Values a budget matches on are always kept.
+        self.label_value_limits = dict(label_value_limits or {})
+        self._reserved: dict[str, set[str]] = {}
+        for budget in self.budgets.budgets:
+            for label, value in budget.match:
+                self._reserved.setdefault(label, set()).add(value)
+        self._label_values: dict[str, set[str]] = {}
+        self._folded_keys: dict[tuple, tuple[str, ...]] = {}  # a folded series key -> the labels folded in it
+        self.points_folded: dict[str, int] = dict.fromkeys(self.label_value_limits, 0)
 
     # -- labels ---------------------------------------------------------
 
@@ -241,6 +253,11 @@ class Store:
         """The series key (sorted label pairs) for raw point attributes and resource labels (cached)."""
         cache_key = (raw, resource)
         key = self._keys.get(cache_key)
+        if key is not None and self._folded_keys:
+            folded = self._folded_keys.get(key)
+            if folded:
+                for label in folded:
+                    self.points_folded[label] += 1
         if key is None:
             key = self._make_key(raw, resource)
             # A cache of the hot label sets, bounded in entries and in label text (floods of new or
@@ -264,7 +281,25 @@ class Store:
                     labels[label] = text
         if resource:
             labels.update(resource)
-        return tuple(sorted(labels.items()))
+        folded = ()
+        for label, limit in self.label_value_limits.items():
+            value = labels.get(label)
+            if value is None:
+                continue
+            known = self._label_values.setdefault(label, set())
+            if value in known:
+                continue
+            if len(known) < limit or value in self._reserved.get(label, ()):
+                known.add(value)
+            else:
+                labels[label] = OTHER_VALUE
+                folded += (label,)
+        key = tuple(sorted(labels.items()))
+        if folded:
+            self._folded_keys[key] = folded
+            for label in folded:
+                self.points_folded[label] += 1
+        return key
 
     def _intern(self, key: tuple) -> tuple:
         """Share the label pairs of new series, so a series costs one small tuple."""
@@ -603,3 +638,9 @@ class Store:
             self.families_by_name = families
             self.streams = streams
             self.budgets = budgets
+            # The values admitted before the restart stay admitted.
+            for family in families.values():
+                for key in family.series:
+                    for label, value in key:
+                        if label in self.label_value_limits and value != OTHER_VALUE:
+                            self._label_values.setdefault(label, set()).add(value)

@@ -121,3 +121,23 @@ def test_a_duplicate_name_stops_serve_naming_the_file_and_the_budget(tmp_path):
     assert done.returncode == 2
     assert f"invalid settings in {config}" in done.stderr
     assert "budget 'team-a': the name is used by another budget" in done.stderr
+
+
+# -- attribution that cannot blow up (issue 13, point 5) ----------------------------------------------
+
+def test_label_values_past_the_limit_fold_into_other_with_totals_exact(exporter):
+    """At most 3 API keys as label values; later ones become __other__, totals exact, counted; the key a
+    budget names is never folded, so its budget stays exact."""
+    server = exporter(label_value_limits={"genai_lens_api_key": 3}, budgets=BUDGETS)
+    keys = [f"key-{i}" for i in range(6)] + ["team-search"]
+    for i, key in enumerate(keys):
+        server.post(cost(0.125 * (i + 1), {"genai_lens.api_key": key}))
+    server.post(cost(1.0, {"genai_lens.api_key": "key-5"}))  # a folded value again
+    text = server.metrics()
+    served = {dict(labels)["genai_lens_api_key"]: value for labels, value in values(text, "genai_lens_cost_usd_total").items()}
+    assert served == {"key-0": 0.125, "key-1": 0.25, "key-2": 0.375, "__other__": 0.5 + 0.625 + 0.75 + 1.0,
+                      "team-search": 0.875}
+    assert sum(served.values()) == sum(0.125 * (i + 1) for i in range(7)) + 1.0
+    assert values(text, "genai_lens_exporter_label_values_folded_total") == {
+        frozenset({("label", "genai_lens_api_key")}): 4.0}
+    assert budget_values(text)[("genai_lens_budget_spent_usd", "team-search-monthly", "month")] == 0.875
