@@ -141,3 +141,16 @@ def test_label_values_past_the_limit_fold_into_other_with_totals_exact(exporter)
     assert values(text, "genai_lens_exporter_label_values_folded_total") == {
         frozenset({("label", "genai_lens_api_key")}): 4.0}
     assert budget_values(text)[("genai_lens_budget_spent_usd", "team-search-monthly", "month")] == 0.875
+
+
+def test_budgets_from_the_environment_and_a_yaml_file(tmp_path, monkeypatch):
+    from exporter.settings import Settings
+
+    monkeypatch.setenv("GENAI_LENS_BUDGETS", '[{"name": "all", "match": {}, "period": "day", "amount_usd": 40}]')
+    assert [(b.name, b.period, b.amount_usd) for b in Settings().budgets] == [("all", "day", 40.0)]
+    monkeypatch.delenv("GENAI_LENS_BUDGETS")
+    config = tmp_path / "genai-lens.yaml"
+    config.write_text("budgets:\n  - name: team-search-monthly\n    match: {genai_lens_api_key: team-search}\n"
+                      "    amount_usd: 500\n    warn_at: [0.8, 0.5]\n")
+    (budget,) = Settings.load(config).budgets
+    assert (budget.match, budget.period, budget.warn_at) == ((("genai_lens_api_key", "team-search"),), "month", (0.5, 0.8))
