@@ -11,6 +11,7 @@ PROVIDER = "gen_ai_provider_name"
 MODEL = "gen_ai_request_model"
 KEY = "genai_lens_api_key"
 TOKEN_TYPE = "gen_ai_token_type"
+BUDGET = "genai_lens_budget, period"  # a budget's identity on its series
 
 COST = "genai_lens_cost_usd_total"
 TOKENS_SUM = "gen_ai_client_token_usage_sum"
@@ -66,4 +67,17 @@ def recording_rules() -> list[dict]:
          "expr": _quantile(0.5, TTFC, pm)},
         {"record": "provider_model:gen_ai_client_operation_time_to_first_chunk_seconds:p95_rate5m",
          "expr": _quantile(0.95, TTFC, pm)},
+        # Budgets (docs/budgets.md): the share spent, the rate that would use a budget exactly over
+        # its period (USD/s), and the burn rate (spend rate / that rate; 1 = on track to spend it all).
+        {"record": "budget:genai_lens_budget_spent:ratio",
+         "expr": f"sum by ({BUDGET}) (genai_lens_budget_spent_usd)\n/ on ({BUDGET})\n"
+                 f"max by ({BUDGET}) (genai_lens_budget_usd)"},
+        {"record": "budget:genai_lens_budget_usd:ideal_rate",
+         "expr": f'max by ({BUDGET}) (genai_lens_budget_usd{{period="day"}}) / 86400\n'
+                 f'or max by ({BUDGET}) (genai_lens_budget_usd{{period="week"}}) / 604800\n'
+                 f'or max by ({BUDGET}) (genai_lens_budget_usd{{period="month"}}) / (86400 * scalar(days_in_month()))'},
+        *[{"record": f"budget:genai_lens_budget_burn:rate{window}",
+           "expr": f"sum by ({BUDGET}) (rate(genai_lens_budget_spent_usd[{window}]))\n/ on ({BUDGET})\n"
+                   "budget:genai_lens_budget_usd:ideal_rate"}
+          for window in ("5m", "30m", "1h", "6h")],
     ]

@@ -181,7 +181,7 @@ def design_names() -> tuple[set[str], set[str]]:
         if name.endswith("_{bucket,sum,count}") or name.endswith("_*"):
             base = name.split("_{")[0] if "{" in name else name[:-2]
             metrics |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
-        elif name.endswith("_total"):
+        elif name.endswith(("_total", "_usd")):  # counters, and the budget gauges (in USD)
             metrics.add(name)
         elif not name.endswith("_") and "{" not in name:
             labels.add(name)

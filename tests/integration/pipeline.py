@@ -41,6 +41,10 @@ SCRAPE_INTERVAL_S = 1
 HOLD = 2.5  # seconds a new series is served at 0: more than two scrape intervals
 # One more call, to a model without a price, so genai_lens_unpriced_requests_total is served too.
 UNPRICED = Step("chat", "genai-lens-unpriced-model", 0, input_tokens=321, output_tokens=123)
+# Budgets, so the budget series and their recording rules have data: all spend, and one key's.
+BUDGETS = [{"name": "all-spend-monthly", "match": {}, "period": "month", "amount_usd": 1000},
+           {"name": "team-search-daily", "match": {"genai_lens_api_key": "team-search"}, "period": "day",
+            "amount_usd": 20}]
 # And one whose response reports its own cost (as a gateway's usage.cost), so the cost by source (B3)
 # has a provider-priced part: $0.0375 where the price list says $0.0045.
 PROVIDER_PRICED = Step("chat", "gpt-4o", 1, input_tokens=1000, output_tokens=200, reported_cost=0.0375)
@@ -85,7 +89,7 @@ def live_pipeline(tmp: Path):
     rule_files = fast_rule_files(tmp)
     steps = build_workload(48) + [UNPRICED, PROVIDER_PRICED]
     records = recorded(steps)
-    exporter = LocalServer(create_app(Settings.load(new_series_hold_seconds=HOLD, state_file=None)))
+    exporter = LocalServer(create_app(Settings.load(new_series_hold_seconds=HOLD, state_file=None, budgets=BUDGETS)))
     provider = FakeProvider()
     aliases = demo_aliases()
     config = (f"global: {{scrape_interval: {SCRAPE_INTERVAL_S}s, evaluation_interval: {SCRAPE_INTERVAL_S}s}}\n"

@@ -415,7 +415,7 @@ def test_recording_rules_have_results_and_every_rule_is_healthy(live):
     groups = [g for f in live.rule_files for g in yaml.safe_load(f.read_text())["groups"]]
     names = [r.get("record") or r["alert"] for g in groups for r in g["rules"]]
     records = [r["record"] for g in groups for r in g["rules"] if "record" in r]
-    assert len(records) == 11 and len(names) == 19
+    assert len(records) == 17 and len(names) == 25
 
     def healthy(groups_now):
         rules = [r for g in groups_now for r in g["rules"]]
@@ -434,6 +434,11 @@ def test_recording_rules_have_results_and_every_rule_is_healthy(live):
     assert set(by_series) == set(canon(want))
     up = live.prom.query(f'up{{job="{JOB}"}}')
     assert [float(r["value"][1]) for r in up] == [1.0]
+    # the budgets' share spent: the workload's whole cost, and team-search's, of their amounts
+    ratio = vector(live.prom.query("budget:genai_lens_budget_spent:ratio", time=live.now))
+    spent = {"all-spend-monthly": total(live.records, "cost")[()] / 1000,
+             "team-search-daily": total(live.records, "cost", genai_lens_api_key="team-search")[()] / 20}
+    assert {dict(k)["genai_lens_budget"]: v for k, v in ratio.items()} == pytest.approx(spent, rel=1e-9)
 
 
 @pytest.mark.parametrize("granularity", ["1w", "30d"])
