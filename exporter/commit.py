@@ -205,7 +205,11 @@ class Committer:
             except OSError as error:
                 log.error("write-ahead log %s: could not write %d requests (%s); they are answered 503 and "
                           "not applied", self.wal.path, len(fresh), error)
-                self._undo(size, seq)
+                try:
+                    self.wal.cut_back(size, seq)
+                except OSError as cut_error:
+                    log.error("write-ahead log %s could not be cut back after a failed write (%s)", self.wal.path,
+                              cut_error)
                 for pending in fresh:
                     pending.error = CommitError(f"the request could not be made durable: {error.strerror or error}")
                     pending.done.set()
@@ -221,16 +225,6 @@ class Committer:
                 self.keys.add(pending.key, now)
             self.applied += 1
             pending.done.set()
-
-    def _undo(self, size: int, seq: int) -> None:
-        """After a failed write: cut the log back to what was durable, so it stays well-formed."""
-        try:
-            self.wal.next_seq = seq
-            self.wal._file.truncate(size)  # noqa: SLF001 - the log's own file, owned by this thread
-            self.wal._file.seek(size)  # noqa: SLF001
-            self.wal.size = size
-        except OSError as error:
-            log.error("write-ahead log %s could not be cut back after a failed write (%s)", self.wal.path, error)
 
     # -- compaction ---------------------------------------------------------------------------
 

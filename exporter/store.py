@@ -253,11 +253,6 @@ class Store:
         """The series key (sorted label pairs) for raw point attributes and resource labels (cached)."""
         cache_key = (raw, resource)
         key = self._keys.get(cache_key)
-        if key is not None and self._folded_keys:
-            folded = self._folded_keys.get(key)
-            if folded:
-                for label in folded:
-                    self.points_folded[label] += 1
         if key is None:
             key = self._make_key(raw, resource)
             # A cache of the hot label sets, bounded in entries and in label text (floods of new or
@@ -269,6 +264,9 @@ class Store:
                     self._keys_chars = 0
                 self._keys[cache_key] = key
                 self._keys_chars += size
+        if self._folded_keys:  # one count per point whose label value became OTHER_VALUE
+            for label in self._folded_keys.get(key, ()):
+                self.points_folded[label] += 1
         return key
 
     def _make_key(self, raw: tuple, resource: tuple) -> tuple:
@@ -297,8 +295,6 @@ class Store:
         key = tuple(sorted(labels.items()))
         if folded:
             self._folded_keys[key] = folded
-            for label in folded:
-                self.points_folded[label] += 1
         return key
 
     def _intern(self, key: tuple) -> tuple:

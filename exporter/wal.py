@@ -160,6 +160,14 @@ class WriteAheadLog:
         self.fsyncs += 1
         self.synced_seq = self.next_seq - 1
 
+    def cut_back(self, size: int, next_seq: int) -> None:
+        """After a failed write: drop what was appended past ``size`` bytes, so the log stays
+        well-formed and the next append gets ``next_seq``."""
+        self.next_seq = next_seq
+        self._file.truncate(size)
+        self._file.seek(size)
+        self.size = size
+
     def reset(self) -> None:
         """Empty the log (its records are all in a durable snapshot); seq numbers go on."""
         self._open(truncate=True)
