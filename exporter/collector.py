@@ -109,10 +109,16 @@ class StoreCollector:
                 spent = GaugeMetricFamily("genai_lens_budget_spent_usd",
                                           "Spend since the start of each budget's current period (UTC), in USD.",
                                           labels=["genai_lens_budget", "period"])
+                warning = GaugeMetricFamily(
+                    "genai_lens_budget_warning_ratio",
+                    "Each warning fraction (warn_at) of each budget; BudgetWarning fires when spent reaches it.",
+                    labels=["genai_lens_budget", "period", "warn_at"])
                 for budget in store.budgets.budgets:
                     amount.add_metric([budget.name, budget.period], budget.amount_usd)
                     spent.add_metric([budget.name, budget.period], store.budgets.spent(budget, now))
-                budget_families += [amount, spent]
+                    for fraction in budget.warn_at:
+                        warning.add_metric([budget.name, budget.period, format(fraction, "g")], fraction)
+                budget_families += [amount, spent, warning]
         yield from families
         yield from budget_families
         yield from (series_gauge, overflow, received, rejected, streams)

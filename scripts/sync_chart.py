@@ -120,7 +120,12 @@ def expected_values_yaml() -> str:
     return _replace_block((CHART / "values.yaml").read_text(), VALUES_BEGIN, VALUES_END, _values_block())
 
 
-def _knob_schema(value) -> dict:
+def _knob_schema(value, common: dict, knob: str) -> dict:
+    suffix = knob.rsplit("_", 1)[-1]
+    if suffix in ("for", "window"):  # a duration: a rule's own `for` (fast_for), a rate window
+        return common["for"]
+    if suffix == "severity":  # a rule's own severity in an alert of several rules (slow_severity)
+        return common["severity"]
     if isinstance(value, bool):
         return {"type": "boolean"}
     if isinstance(value, (int, float)):
@@ -141,7 +146,7 @@ def expected_schema() -> str:
     properties = {}
     for alert, knobs in alert_defaults().items():
         props = dict(common)
-        props.update({k: _knob_schema(v) for k, v in knobs.items() if k not in common})
+        props.update({k: _knob_schema(v, common, k) for k, v in knobs.items() if k not in common})
         properties[alert] = {"type": "object", "additionalProperties": False, "properties": props}
     alerts.clear()
     alerts.update({

@@ -10,6 +10,7 @@ subscription usage is prepaid. Each alert carries a ``severity`` label and
 # from an instant query if the interval exceeds the 5m lookback); the raw form also lets
 # "offset 1d/1w" work from the first day the counter has history.
 PAYG_COST = 'genai_lens_cost_usd_total{genai_lens_billing="payg"}'
+BUDGET = "genai_lens_budget, period"  # a budget's identity on its series
 
 
 def _payg_rate(window: str, offset: str = "") -> str:
@@ -120,7 +121,84 @@ def alert_rules(t: dict) -> list[dict]:
         "their data is folded into overflow series or dropped.",
     ))
 
+    rules += budget_alert_rules(t)
     return [r for r in rules if _enabled(t[r["alert"]])]
+
+
+def _budget_query(expr: str) -> str:
+    """A template fragment: the value of ``expr`` for the alert's budget (``%s`` takes its name)."""
+    return ('{{ with printf `' + expr.replace("%s", "genai_lens_budget=%q") + '` $labels.genai_lens_budget | query }}'
+            '{{ . | first | value | printf "%.2f" }}{{ end }}')
+
+
+BUDGET_SPENT = _budget_query("sum(genai_lens_budget_spent_usd{%s})")
+BUDGET_AMOUNT = _budget_query("max(genai_lens_budget_usd{%s})")
+BUDGET_NAME = "{{ $labels.genai_lens_budget }}"
+
+
+# Spent / amount, summed over replicas (as budget:genai_lens_budget_spent:ratio, read raw like the
+# spend alerts above).
+SPENT_RATIO = (f"  sum by ({BUDGET}) (genai_lens_budget_spent_usd)\n  / on ({BUDGET})\n"
+               f"  max by ({BUDGET}) (genai_lens_budget_usd)")
+
+
+def _burn(window: str) -> str:
+    return (f"sum by ({BUDGET}) (rate(genai_lens_budget_spent_usd[{window}]))\n"
+            f"  / on ({BUDGET}) budget:genai_lens_budget_usd:ideal_rate")
+
+
+def budget_alert_rules(t: dict) -> list[dict]:
+    """The per-budget alerts: burn rate (fast and slow), forecast, warning fractions, exhausted.
+
+    Every one is labelled with the budget (``genai_lens_budget`` and ``period``), so Alertmanager
+    can group and inhibit by budget (prometheus/alertmanager.yml).
+    """
+    rb = t["runbook_base"]
+    rules = []
+
+    k = t["BudgetBurnRateHigh"]
+    for speed in ("fast", "slow"):
+        rate, long_w, short_w = k[f"{speed}_burn_rate"], k[f"{speed}_long_window"], k[f"{speed}_short_window"]
+        rule = _alert(
+            "BudgetBurnRateHigh", {"for": k[f"{speed}_for"], "severity": k[f"{speed}_severity"]}, rb,
+            f"(\n  {_burn(long_w)}\n  > {rate}\n)\nand on ({BUDGET})\n(\n  {_burn(short_w)}\n  > {rate}\n)",
+            f"Budget {BUDGET_NAME} is burning {rate}x faster than its pace",
+            f"Budget {BUDGET_NAME} ({{{{ $labels.period }}}}) was spent {{{{ $value | printf \"%.1f\" }}}}x faster "
+            f"over the last {long_w} (and still over the last {short_w}) than the pace that uses it exactly by the "
+            f"end of the {{{{ $labels.period }}}} (threshold {rate}x). Spent so far: {BUDGET_SPENT} of "
+            f"{BUDGET_AMOUNT} USD.",
+        )
+        rule["labels"]["window"] = speed
+        rules.append(rule)
+
+    k = t["BudgetForecastExceeded"]
+    rules.append(_alert(
+        "BudgetForecastExceeded", k, rb,
+        f"budget:genai_lens_budget_spent_usd:forecast_rate1d\n> on ({BUDGET})\nmax by ({BUDGET}) (genai_lens_budget_usd)",
+        f"Budget {BUDGET_NAME} is forecast to run out before the end of its period",
+        f"At the last day's spend rate, budget {BUDGET_NAME} ends the {{{{ $labels.period }}}} at "
+        f"{{{{ $value | printf \"%.2f\" }}}} USD, above its {BUDGET_AMOUNT} USD (spent so far: {BUDGET_SPENT} USD).",
+    ))
+
+    k = t["BudgetWarning"]
+    rules.append(_alert(
+        "BudgetWarning", k, rb,
+        f"(\n{SPENT_RATIO}\n)\n>= on ({BUDGET}) group_right\n"
+        f"max by ({BUDGET}, warn_at) (genai_lens_budget_warning_ratio)",
+        f"Budget {BUDGET_NAME} has passed {{{{ $labels.warn_at | humanizePercentage }}}} of its amount",
+        f"Budget {BUDGET_NAME} has spent {{{{ $value | humanizePercentage }}}} of its amount for this "
+        f"{{{{ $labels.period }}}} ({BUDGET_SPENT} of {BUDGET_AMOUNT} USD), past its warning fraction {{{{ $labels.warn_at }}}}.",
+    ))
+
+    k = t["BudgetExhausted"]
+    rules.append(_alert(
+        "BudgetExhausted", k, rb,
+        f"(\n{SPENT_RATIO}\n)\n>= 1",
+        f"Budget {BUDGET_NAME} is spent",
+        f"Budget {BUDGET_NAME} has spent {{{{ $value | humanizePercentage }}}} of its amount for this "
+        f"{{{{ $labels.period }}}}: {BUDGET_SPENT} of {BUDGET_AMOUNT} USD.",
+    ))
+    return rules
 
 
 def _enabled(knobs: dict) -> bool:

@@ -13,6 +13,8 @@ KEY = "genai_lens_api_key"
 TOKEN_TYPE = "gen_ai_token_type"
 BUDGET = "genai_lens_budget, period"  # a budget's identity on its series
 
+BURN_WINDOWS = ("5m", "30m", "1h", "6h")  # the windows of the recorded burn rates
+
 COST = "genai_lens_cost_usd_total"
 TOKENS_SUM = "gen_ai_client_token_usage_sum"
 DURATION = "gen_ai_client_operation_duration_seconds"
@@ -79,5 +81,29 @@ def recording_rules() -> list[dict]:
         *[{"record": f"budget:genai_lens_budget_burn:rate{window}",
            "expr": f"sum by ({BUDGET}) (rate(genai_lens_budget_spent_usd[{window}]))\n/ on ({BUDGET})\n"
                    "budget:genai_lens_budget_usd:ideal_rate"}
-          for window in ("5m", "30m", "1h", "6h")],
+          for window in BURN_WINDOWS],
+        # Seconds from now to the end of each budget's calendar period (UTC; weeks end on Sunday):
+        # the rest of today, plus the whole days left after it.
+        {"record": "budget:genai_lens_budget_period:seconds_left",
+         "expr": _seconds_left()},
+        # Forecast at the end of the period: spent + the last day's spend rate x the time left. A day's
+        # rate averages the daily cycle, so a busy afternoon is not taken for the whole month.
+        {"record": "budget:genai_lens_budget_spent_usd:forecast_rate1d",
+         "expr": f"sum by ({BUDGET}) (genai_lens_budget_spent_usd)\n+ on ({BUDGET})\n"
+                 f"sum by ({BUDGET}) (rate(genai_lens_budget_spent_usd[1d]))\n* on ({BUDGET})\n"
+                 "budget:genai_lens_budget_period:seconds_left"},
     ]
+
+
+def _seconds_left() -> str:
+    today_left = "(86400 - time() % 86400)"
+    days_after_today = {
+        "day": None,
+        # day_of_week(): 0 is Sunday; a week starts on Monday, so Sunday has 0 days after it.
+        "week": "((7 - scalar(day_of_week())) % 7)",
+        "month": "(scalar(days_in_month()) - scalar(day_of_month()))",
+    }
+    return "\nor ".join(
+        f'max by ({BUDGET}) (genai_lens_budget_usd{{period="{period}"}}) * 0 + {today_left}'
+        + (f" + 86400 * {days}" if days else "")
+        for period, days in days_after_today.items())

@@ -10,6 +10,8 @@ Per alert:
 - ``enabled``: drop the alert from the rendered file when false
 - ``severity``: the ``severity`` label
 - ``for``: the pending window
+- an alert made of several rules (``BudgetBurnRateHigh``: ``fast_*`` and ``slow_*``) has a
+  ``severity`` and ``for`` per rule, prefixed with the rule's name
 - the alert's own thresholds (documented in docs/rules.md)
 
 ``runbook_base`` is the URL prefix of ``docs/runbook.md``; each alert's
@@ -66,6 +68,37 @@ DEFAULT_THRESHOLDS = {
         "enabled": True,
         "severity": "warning",
         "for": "5m",
+    },
+    # Per budget (docs/budgets.md). Burn rate = spend rate / the rate that uses the budget exactly
+    # over its period. Two rules, each requiring both of its windows: a fast pair that pages (14.4x
+    # over 1h spends 2% of a 30-day budget) and a slow pair that warns (6x over 6h spends 5%).
+    "BudgetBurnRateHigh": {
+        "enabled": True,
+        "fast_severity": "critical",
+        "fast_for": "2m",
+        "fast_burn_rate": 14.4,
+        "fast_long_window": "1h",
+        "fast_short_window": "5m",
+        "slow_severity": "warning",
+        "slow_for": "15m",
+        "slow_burn_rate": 6,
+        "slow_long_window": "6h",
+        "slow_short_window": "30m",
+    },
+    "BudgetForecastExceeded": {
+        "enabled": True,
+        "severity": "warning",
+        "for": "1h",
+    },
+    "BudgetWarning": {
+        "enabled": True,
+        "severity": "warning",
+        "for": "5m",
+    },
+    "BudgetExhausted": {
+        "enabled": True,
+        "severity": "critical",
+        "for": "2m",
     },
 }
 

@@ -53,6 +53,11 @@ def test_spend_per_budget_is_exact_and_served(exporter):
         ("genai_lens_budget_spent_usd", "all-daily", "day"): 0.875,
         ("genai_lens_budget_spent_usd", "gpt-4o-weekly", "week"): 0.875,
     }
+    # One series per warning fraction, for BudgetWarning; a budget without warn_at has none.
+    assert values(server.metrics(), "genai_lens_budget_warning_ratio") == {
+        frozenset({"genai_lens_budget": "team-search-monthly", "period": "month", "warn_at": "0.5"}.items()): 0.5,
+        frozenset({"genai_lens_budget": "team-search-monthly", "period": "month", "warn_at": "0.8"}.items()): 0.8,
+    }
 
 
 def test_spent_resets_at_the_period_boundary():

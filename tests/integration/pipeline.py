@@ -44,7 +44,7 @@ UNPRICED = Step("chat", "genai-lens-unpriced-model", 0, input_tokens=321, output
 # Budgets, so the budget series and their recording rules have data: all spend, and one key's.
 BUDGETS = [{"name": "all-spend-monthly", "match": {}, "period": "month", "amount_usd": 1000},
            {"name": "team-search-daily", "match": {"genai_lens_api_key": "team-search"}, "period": "day",
-            "amount_usd": 20}]
+            "amount_usd": 20, "warn_at": [0.5, 0.8]}]
 # And one whose response reports its own cost (as a gateway's usage.cost), so the cost by source (B3)
 # has a provider-priced part: $0.0375 where the price list says $0.0045.
 PROVIDER_PRICED = Step("chat", "gpt-4o", 1, input_tokens=1000, output_tokens=200, reported_cost=0.0375)
