@@ -1,15 +1,17 @@
 """The Helm chart, rendered and linted by Helm's own Go engine (helm-python-sdk, no helm binary).
 
 Every rendered manifest is validated with kubernetes-validate in strict mode (unknown fields
-refused). The prometheus-operator kinds (ServiceMonitor, PrometheusRule) are not in its schemas:
-they are checked against the CRD fields they use (CRD_SCHEMAS below, taken from the
-monitoring.coreos.com/v1 CRDs), and the PrometheusRule's groups are checked by `promtool check
-rules` as a rule file.
+refused). The prometheus-operator kinds (ServiceMonitor, PrometheusRule, AlertmanagerConfig) are not in its
+schemas: they are checked against the CRD fields they use (CRD_SCHEMAS below, taken from the
+monitoring.coreos.com/v1 and v1alpha1 CRDs), and the PrometheusRule's groups are checked by
+`promtool check rules` as a rule file. The exporter's config file is loaded with the exporter's own
+`Settings`.
 """
 
 import base64
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from exporter.budgets import Budget
+from exporter.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "genai-lens"
 SCENARIOS = sorted(CHART.glob("ci/*.yaml"))
@@ -28,7 +33,7 @@ KUBE_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
 RELEASE, NAMESPACE = "lens", "monitoring"
 FULLNAME = "lens-genai-lens"
 OPTIONAL_KINDS = {"ServiceMonitor", "PrometheusRule", "ConfigMap", "PodDisruptionBudget",
-                  "HorizontalPodAutoscaler", "Secret", "PersistentVolumeClaim"}
+                  "HorizontalPodAutoscaler", "Secret", "PersistentVolumeClaim", "AlertmanagerConfig"}
 
 # --- structural schemas of the prometheus-operator objects, from the v1 CRDs ---------------------
 _DURATION = {"type": "string",
@@ -84,6 +89,37 @@ CRD_SCHEMAS = {
                                        "keep_firing_for": _DURATION, "labels": _STRMAP,
                                        "annotations": _STRMAP}}}}}}}}}},
 }
+_NONEMPTY_DURATION = dict(_DURATION, minLength=1)
+_MATCHER = {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+    "name": {"type": "string", "minLength": 1}, "value": {"type": "string"},
+    "matchType": {"enum": ["!=", "=", "=~", "!~"]}, "regex": {"type": "boolean"}}}
+_MATCHERS = {"type": "array", "items": _MATCHER}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+CRD_SCHEMAS[("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig")] = {
+    "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+    "definitions": {"route": {  # Route.routes is raw JSON in the CRD; the operator decodes it as a Route
+        "type": "object", "additionalProperties": False, "properties": {
+            "receiver": {"type": "string"}, "groupBy": _STRINGS, "groupWait": _NONEMPTY_DURATION,
+            "groupInterval": _NONEMPTY_DURATION, "repeatInterval": _NONEMPTY_DURATION,
+            "matchers": _MATCHERS, "continue": {"type": "boolean"},
+            "routes": {"type": "array", "items": {"$ref": "#/definitions/route"}},
+            "muteTimeIntervals": _STRINGS, "activeTimeIntervals": _STRINGS}}},
+    "properties": {"apiVersion": {}, "kind": {}, "metadata": _METADATA, "spec": {
+        "type": "object", "additionalProperties": False, "properties": {
+            "route": {"$ref": "#/definitions/route"},
+            "receivers": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "webhookConfigs": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": False, "properties": {
+                            "sendResolved": {"type": "boolean"},
+                            "url": {"type": "string", "pattern": "^https?://.+$"},
+                            "urlSecret": _SECRET_KEY, "httpConfig": {"type": "object"},
+                            "maxAlerts": {"type": "integer", "minimum": 0}, "timeout": _DURATION}}}}}},
+            "inhibitRules": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "properties": {
+                    "sourceMatch": _MATCHERS, "targetMatch": _MATCHERS, "equal": _STRINGS}}},
+            "muteTimeIntervals": {"type": "array"}}}}}
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -164,7 +200,8 @@ def test_every_manifest_is_valid(chart, scenario):
 
 def test_scenarios_exist():
     assert {p.name for p in SCENARIOS} >= {"all-on-values.yaml", "persistence-pvc-values.yaml",
-                                          "existing-secret-values.yaml", "hpa-values.yaml"}
+                                          "existing-secret-values.yaml", "hpa-values.yaml",
+                                          "budgets-values.yaml"}
 
 
 def test_validators_refuse_what_they_should(chart):
@@ -177,6 +214,11 @@ def test_validators_refuse_what_they_should(chart):
     monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(monitor, CRD_SCHEMAS[("monitoring.coreos.com/v1", "ServiceMonitor")])
+    amc = copy.deepcopy(one(render(chart, {"alertmanagerConfig": {"enabled": True, "receivers": {
+        "page": {"webhookUrl": "https://pager.example.com"}}}}), "AlertmanagerConfig"))
+    amc["spec"]["route"]["routes"][0]["routes"][0]["matchers"][0]["matchType"] = "=="  # in a nested route
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(amc, CRD_SCHEMAS[("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig")])
 
 
 # --- defaults ----------------------------------------------------------------------------------
@@ -224,6 +266,8 @@ SWITCHES = [
     ({"auth": {"ingestToken": "t0ken"}}, "Secret"),
     ({"persistence": {"enabled": True, "type": "pvc"}}, "PersistentVolumeClaim"),
     ({"exporter": {"config": {"series_limit": 500}}}, "ConfigMap"),
+    ({"alertmanagerConfig": {"enabled": True, "receivers": {"page": {"webhookUrl": "https://pager.example.com"}}}},
+     "AlertmanagerConfig"),
 ]
 
 
@@ -395,6 +439,108 @@ def test_prometheus_rule_from_no_rule_files(tmp_path):
     assert rule["spec"] == {"groups": []}
 
 
+# --- AlertmanagerConfig ------------------------------------------------------------------------
+_BUDGET = {"name": "genai_lens_budget", "value": ".+", "matchType": "=~"}
+_CRITICAL = {"name": "severity", "value": "critical", "matchType": "="}
+_WARNING = {"name": "severity", "value": "warning", "matchType": "="}
+PAGE_URL, TICKET_URL = "https://pager.example.com/hooks/genai-lens", "https://tickets.example.com/hooks/genai-lens"
+
+
+def _crd_matcher(text):
+    """`name="value"` / `name=~"re"` (prometheus/alertmanager.yml) as a CRD Matcher."""
+    name, op, value = next((text.partition(op)) for op in ("=~", "!~", "!=", "=") if op in text)
+    return {"name": name.strip(), "value": yaml.safe_load(value), "matchType": op}
+
+
+def _crd_route(route):
+    """An Alertmanager route (snake_case, string matchers) in the AlertmanagerConfig CRD's shape."""
+    names = {"group_by": "groupBy", "group_wait": "groupWait", "group_interval": "groupInterval",
+             "repeat_interval": "repeatInterval", "receiver": "receiver"}
+    out = {names[k]: v for k, v in route.items() if k in names}
+    if "matchers" in route:
+        out["matchers"] = [_crd_matcher(m) for m in route["matchers"]]
+    if "routes" in route:
+        out["routes"] = [_crd_route(r) for r in route["routes"]]
+    return out
+
+
+def test_alertmanager_config_is_absent_by_default(chart):
+    assert "AlertmanagerConfig" not in kinds(render(chart))
+    assert "AlertmanagerConfig" not in kinds(render(chart, load_values(CHART / "ci" / "hpa-values.yaml")))
+
+
+def test_alertmanager_config_routes_and_inhibits(chart):
+    objects = render(chart, {"alertmanagerConfig": {"enabled": True, "receivers": {
+        "page": {"webhookUrl": PAGE_URL}, "ticket": {"webhookUrl": TICKET_URL}}}})
+    amc = one(objects, "AlertmanagerConfig")
+    assert amc["apiVersion"] == "monitoring.coreos.com/v1alpha1"
+    assert (amc["metadata"]["name"], amc["metadata"]["namespace"]) == (FULLNAME, NAMESPACE)
+    assert amc["spec"] == {
+        "route": {
+            "receiver": "ticket", "groupBy": ["alertname"],
+            "groupWait": "30s", "groupInterval": "5m", "repeatInterval": "4h",
+            "routes": [
+                {"matchers": [_BUDGET], "groupBy": ["genai_lens_budget"],
+                 "routes": [{"matchers": [_CRITICAL], "receiver": "page"}, {"receiver": "ticket"}]},
+                {"matchers": [_CRITICAL], "receiver": "page"},
+            ]},
+        "inhibitRules": [{"sourceMatch": [_CRITICAL, _BUDGET], "targetMatch": [_WARNING, _BUDGET],
+                          "equal": ["genai_lens_budget"]}],
+        "receivers": [
+            {"name": "page", "webhookConfigs": [{"url": PAGE_URL, "sendResolved": True}]},
+            {"name": "ticket", "webhookConfigs": [{"url": TICKET_URL, "sendResolved": True}]},
+        ],
+    }
+    jsonschema.validate(amc, CRD_SCHEMAS[("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig")])
+
+
+def test_alertmanager_config_matches_the_example_alertmanager_yml(chart):
+    """Same tree, timings, inhibit rule and receivers as prometheus/alertmanager.yml, in the CRD's shape."""
+    example = yaml.safe_load((ROOT / "prometheus" / "alertmanager.yml").read_text())
+    urls = {r["name"]: r["webhook_configs"][0]["url"] for r in example["receivers"]}
+    spec = one(render(chart, {"alertmanagerConfig": {"enabled": True, "receivers": {
+        name: {"webhookUrl": url} for name, url in urls.items()}}}), "AlertmanagerConfig")["spec"]
+    assert spec["route"] == _crd_route(example["route"])
+    assert spec["inhibitRules"] == [
+        {"sourceMatch": [_crd_matcher(m) for m in rule["source_matchers"]],
+         "targetMatch": [_crd_matcher(m) for m in rule["target_matchers"]],
+         "equal": rule["equal"]} for rule in example["inhibit_rules"]]
+    assert spec["receivers"] == [
+        {"name": r["name"], "webhookConfigs": [{"url": w["url"], "sendResolved": w["send_resolved"]}
+                                               for w in r["webhook_configs"]]} for r in example["receivers"]]
+
+
+def test_alertmanager_config_values(chart):
+    objects = render(chart, load_values(CHART / "ci" / "budgets-values.yaml"))
+    amc = one(objects, "AlertmanagerConfig")
+    assert amc["metadata"]["namespace"] == "alerting"
+    assert amc["metadata"]["labels"]["alertmanagerConfig"] == "genai-lens"
+    assert amc["spec"]["receivers"] == [
+        {"name": "page", "webhookConfigs": [{"url": PAGE_URL, "sendResolved": True}]},
+        {"name": "ticket", "webhookConfigs": [{"urlSecret": {"name": "ticket-webhook", "key": "url"},
+                                               "sendResolved": False}]}]
+    objects = render(chart, {"alertmanagerConfig": {
+        "enabled": True, "groupWait": "10s", "groupInterval": "1m", "repeatInterval": "12h", "sendResolved": False,
+        "receivers": {"ticket": {"webhookUrl": TICKET_URL}}}})
+    spec = one(objects, "AlertmanagerConfig")["spec"]
+    assert (spec["route"]["groupWait"], spec["route"]["groupInterval"], spec["route"]["repeatInterval"]) == \
+        ("10s", "1m", "12h")
+    # a receiver without a webhook stays (the routes name it) with no integration
+    assert spec["receivers"] == [{"name": "page"},
+                                 {"name": "ticket", "webhookConfigs": [{"url": TICKET_URL, "sendResolved": False}]}]
+    receivers = {r["name"] for r in spec["receivers"]}
+    routes = [spec["route"]]
+    while routes:
+        route = routes.pop()
+        assert route.get("receiver", "ticket") in receivers
+        routes += route.get("routes", [])
+
+
+def test_alertmanager_config_needs_a_receiver(chart):
+    with pytest.raises(helm.HelmError, match="alertmanagerConfig.enabled needs a receiver"):
+        render(chart, {"alertmanagerConfig": {"enabled": True}})
+
+
 # --- Grafana dashboards ------------------------------------------------------------------------
 def test_dashboard_configmaps_carry_the_sidecar_label(tmp_path):
     copy_dir = tmp_path / "genai-lens"
@@ -462,6 +608,98 @@ def test_exporter_config_file_and_series_limit(chart):
     assert env_of(objects)["GENAI_LENS_SERIES_LIMIT"]["value"] == "5000"
 
 
+# --- budgets and label limits in the exporter's config file --------------------------------------
+def config_text(objects):
+    """The exporter's config.yaml (the ConfigMap named like the release; dashboards have their own)."""
+    (cm,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == FULLNAME]
+    return cm["data"]["config.yaml"]
+
+
+def config_file(objects):
+    return yaml.safe_load(config_text(objects))
+
+
+def test_budgets_and_label_limits_are_written_to_the_config_file(chart):
+    values = load_values(CHART / "ci" / "budgets-values.yaml")
+    objects = render(chart, values)
+    assert config_file(objects) == {"budgets": values["exporter"]["budgets"],
+                                    "label_value_limits": values["exporter"]["labelValueLimits"]}
+    c = container(objects)
+    assert c["args"] == ["serve", "--host", "0.0.0.0", "--port", "4318", "--config", "/etc/genai-lens/config.yaml"]
+    assert {"name": "config", "mountPath": "/etc/genai-lens", "readOnly": True} in c["volumeMounts"]
+    pod = one(objects, "Deployment")["spec"]["template"]
+    assert {"name": "config", "configMap": {"name": FULLNAME}} in pod["spec"]["volumes"]
+    assert set(pod["metadata"]["annotations"]) == {"checksum/config"}
+
+
+def test_label_limits_alone_make_a_config_file(chart):
+    objects = render(chart, {"exporter": {"labelValueLimits": {"service_name": 50}}})
+    assert config_file(objects) == {"label_value_limits": {"service_name": 50}}
+    assert "--config" in container(objects)["args"]
+
+
+def test_budgets_are_merged_with_exporter_config(chart):
+    objects = render(chart, load_values(CHART / "ci" / "all-on-values.yaml"))
+    assert config_file(objects) == {
+        "label_deny": ["server.address"], "new_series_hold_seconds": 60,
+        "budgets": [{"name": "platform-monthly", "match": {"genai_lens_billing": "payg"}, "amount_usd": 2000}],
+        "label_value_limits": {"genai_lens_api_key": 2000}}
+
+
+def test_rendered_config_file_is_valid_for_the_exporter(chart, tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("GENAI_LENS_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text(render(chart, load_values(CHART / "ci" / "budgets-values.yaml"))))
+    settings = Settings.load(path)  # as `genai-lens serve --config` does (exporter/cli.py)
+    assert settings.budgets == [
+        Budget("team-search-monthly", (("genai_lens_api_key", "team-search"),), "month", 500.0, (0.5, 0.8)),
+        Budget("chat-gpt4o-weekly", (("gen_ai_request_model", "gpt-4o"), ("service_name", "chat")), "week",
+               120.5, ()),
+        Budget("all-spend-daily", (), "day", 40.0, ()),
+    ]
+    assert settings.label_value_limits == {"genai_lens_api_key": 1000, "service_name": 500}
+
+    path.write_text(config_text(render(chart, load_values(CHART / "ci" / "all-on-values.yaml"))))
+    settings = Settings.load(path)
+    assert settings.budgets == [Budget("platform-monthly", (("genai_lens_billing", "payg"),), "month", 2000.0, ())]
+    assert settings.label_value_limits == {"genai_lens_api_key": 2000}
+    assert settings.label_deny == ["server.address"]
+
+
+def test_config_checksum_follows_the_budgets(chart):
+    def checksum(amount):
+        objects = render(chart, {"exporter": {"budgets": [{"name": "a", "amount_usd": amount}]}})
+        return one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    assert checksum(10) == checksum(10) != checksum(11)
+
+
+@pytest.mark.parametrize("values", [
+    {"exporter": {"budgets": [{"name": "a", "amount_usd": 1}], "config": {"budgets": [{"name": "b", "amount_usd": 2}]}}},
+    {"exporter": {"budgets": [{"name": "a", "amount_usd": 1}], "config": {"budgets": []}}},
+], ids=["both-set", "config-key-empty"])
+def test_budgets_in_both_places_are_refused(chart, values):
+    with pytest.raises(helm.HelmError, match="exporter.budgets and exporter.config.budgets are both set"):
+        render(chart, values)
+
+
+def test_label_limits_in_both_places_are_refused(chart):
+    with pytest.raises(helm.HelmError, match="exporter.labelValueLimits and exporter.config.label_value_limits"):
+        render(chart, {"exporter": {"labelValueLimits": {"service_name": 5},
+                                    "config": {"label_value_limits": {"service_name": 6}}}})
+
+
+def test_budgets_in_exporter_config_alone_pass_through(chart):
+    budgets = [{"name": "a", "amount_usd": 1}]
+    assert config_file(render(chart, {"exporter": {"config": {"budgets": budgets}}})) == {"budgets": budgets}
+
+
+def test_duplicate_budget_names_are_refused(chart):
+    with pytest.raises(helm.HelmError, match='exporter.budgets: the name "a" is used by two budgets'):
+        render(chart, {"exporter": {"budgets": [{"name": "a", "amount_usd": 1}, {"name": "a", "amount_usd": 2}]}})
+
+
 def test_notes_give_the_endpoint(chart):
     notes = chart.render({"auth": {"ingestToken": "x"}}, name=RELEASE, namespace=NAMESPACE)[
         "genai-lens/templates/NOTES.txt"]
@@ -483,6 +721,22 @@ BAD_VALUES = [
      "/prometheusRule/alerts/SpendRateHigh/usd_per_hour"),
     ({"prometheusRule": {"alerts": {"SpendRateHigh": {"budget": 5}}}}, "additional properties 'budget'"),
     ({"prometheusRule": {"alerts": {"NoSuchAlert": {"enabled": False}}}}, "NoSuchAlert"),
+    ({"exporter": {"budgets": [{"name": "a", "match": {"team": "search"}, "amount_usd": 5}]}},
+     "/exporter/budgets/0/match': additional properties 'team' not allowed"),
+    ({"exporter": {"budgets": [{"name": "a", "amount_usd": -5}]}}, "/exporter/budgets/0/amount_usd"),
+    ({"exporter": {"budgets": [{"name": "a", "amount_usd": 0}]}}, "/exporter/budgets/0/amount_usd': exclusiveMinimum"),
+    ({"exporter": {"budgets": [{"name": "a", "amount_usd": 5, "period": "year"}]}}, "/exporter/budgets/0/period"),
+    ({"exporter": {"budgets": [{"name": "a"}]}}, "/exporter/budgets/0': missing property 'amount_usd'"),
+    ({"exporter": {"budgets": [{"amount_usd": 5}]}}, "/exporter/budgets/0': missing property 'name'"),
+    ({"exporter": {"budgets": [{"name": " ", "amount_usd": 5}]}}, "/exporter/budgets/0/name"),
+    ({"exporter": {"budgets": [{"name": "a", "amount_usd": 5, "warn_at": [0.5, 1.5]}]}},
+     "/exporter/budgets/0/warn_at/1"),
+    ({"exporter": {"budgets": [{"name": "a", "amount_usd": 5, "owner": "x"}]}}, "additional properties 'owner'"),
+    ({"exporter": {"labelValueLimits": {"genai_lens_api_key": 0}}}, "/exporter/labelValueLimits/genai_lens_api_key"),
+    ({"exporter": {"labelValueLimits": {"service.name": 10}}}, "additional properties 'service.name'"),
+    ({"alertmanagerConfig": {"groupInterval": "0"}}, "/alertmanagerConfig/groupInterval"),
+    ({"alertmanagerConfig": {"receivers": {"page": {"webhookUrl": "pager.example.com"}}}},
+     "/alertmanagerConfig/receivers/page/webhookUrl"),
 ]
 
 

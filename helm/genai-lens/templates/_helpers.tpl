@@ -128,9 +128,48 @@ Name of the PersistentVolumeClaim holding the state file.
 {{- end }}
 
 {{/*
+The exporter's YAML config file: exporter.config with exporter.budgets as `budgets` and
+exporter.labelValueLimits as `label_value_limits`. Empty when there is nothing to write (no file,
+no --config).
+*/}}
+{{- define "genai-lens.exporterConfig" -}}
+{{- $config := deepCopy (.Values.exporter.config | default dict) }}
+{{- with .Values.exporter.budgets }}
+{{- $_ := set $config "budgets" . }}
+{{- end }}
+{{- with .Values.exporter.labelValueLimits }}
+{{- $_ := set $config "label_value_limits" . }}
+{{- end }}
+{{- if $config }}
+{{- toYaml $config }}
+{{- end }}
+{{- end }}
+
+{{/*
 Refuse value combinations that would break at run time.
 */}}
 {{- define "genai-lens.validate" -}}
+{{- $config := .Values.exporter.config | default dict }}
+{{- if and .Values.exporter.budgets (hasKey $config "budgets") }}
+{{- fail "exporter.budgets and exporter.config.budgets are both set; declare budgets in exporter.budgets only" }}
+{{- end }}
+{{- if and .Values.exporter.labelValueLimits (hasKey $config "label_value_limits") }}
+{{- fail "exporter.labelValueLimits and exporter.config.label_value_limits are both set; declare the limits in exporter.labelValueLimits only" }}
+{{- end }}
+{{- $names := dict }}
+{{- range .Values.exporter.budgets }}
+{{- if hasKey $names .name }}
+{{- fail (printf "exporter.budgets: the name %q is used by two budgets" .name) }}
+{{- end }}
+{{- $_ := set $names .name true }}
+{{- end }}
+{{- if .Values.alertmanagerConfig.enabled }}
+{{- $page := .Values.alertmanagerConfig.receivers.page }}
+{{- $ticket := .Values.alertmanagerConfig.receivers.ticket }}
+{{- if not (or $page.webhookUrl $page.webhookConfigs $ticket.webhookUrl $ticket.webhookConfigs) }}
+{{- fail "alertmanagerConfig.enabled needs a receiver: set alertmanagerConfig.receivers.page.webhookUrl and/or alertmanagerConfig.receivers.ticket.webhookUrl (or their webhookConfigs)" }}
+{{- end }}
+{{- end }}
 {{- if and .Values.persistence.enabled (eq .Values.persistence.type "pvc") }}
 {{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
 {{- fail "persistence.type=pvc keeps one state file and needs replicaCount: 1 and autoscaling.enabled: false; use persistence.type=emptyDir with several replicas" }}
