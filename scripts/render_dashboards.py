@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Draw the genai-lens Grafana dashboards, filled with live data, to PNGs (docs/images/<uid>.png).
 
-    python scripts/render_dashboards.py                       # all four dashboards into docs/images/
+    python scripts/render_dashboards.py                       # every dashboard into docs/images/
     python scripts/render_dashboards.py --only genai-lens-cost --width 1280 --out /tmp/shots
 
 What it does:

@@ -108,12 +108,13 @@ def variables(model_multi: bool = True) -> list:
     ]
 
 
-def dashboard(uid: str, title: str, description: str, tags: list[str]) -> db.Dashboard:
-    """A dashboard with the shared settings: UTC (F2), last 7 days, the shared variables."""
+def dashboard(uid: str, title: str, description: str, tags: list[str], variables_list: list | None = None,
+              time: tuple[str, str] = ("now-7d", "now")) -> db.Dashboard:
+    """A dashboard with the shared settings: UTC (F2), last 7 days, the shared variables (unless given)."""
     return (db.Dashboard(title).uid(uid).description(description + "\n\nCovers: F2")
-            .tags(["genai-lens", *tags]).timezone("utc").time("now-7d", "now")
+            .tags(["genai-lens", *tags]).timezone("utc").time(*time)
             .refresh("1m").editable().tooltip(dm.DashboardCursorSync.CROSSHAIR)
-            .variables(variables())
+            .variables(variables() if variables_list is None else variables_list)
             .link(db.DashboardLink("genai-lens").type(dm.DashboardLinkType.DASHBOARDS)
                   .tags(["genai-lens"]).as_dropdown(True).include_vars(True).keep_time(True)))
 

@@ -86,11 +86,14 @@ def recording_rules() -> list[dict]:
         # the rest of today, plus the whole days left after it.
         {"record": "budget:genai_lens_budget_period:seconds_left",
          "expr": _seconds_left()},
-        # Forecast at the end of the period: spent + the last day's spend rate x the time left. A day's
-        # rate averages the daily cycle, so a busy afternoon is not taken for the whole month.
+        # The last day's spend rate (USD/s), and the forecast at the end of the period: spent + that
+        # rate x the time left. A day's rate averages the daily cycle, so a busy afternoon is not
+        # taken for the whole month.
+        {"record": "budget:genai_lens_budget_spent_usd:rate1d",
+         "expr": f"sum by ({BUDGET}) (rate(genai_lens_budget_spent_usd[1d]))"},
         {"record": "budget:genai_lens_budget_spent_usd:forecast_rate1d",
          "expr": f"sum by ({BUDGET}) (genai_lens_budget_spent_usd)\n+ on ({BUDGET})\n"
-                 f"sum by ({BUDGET}) (rate(genai_lens_budget_spent_usd[1d]))\n* on ({BUDGET})\n"
+                 f"budget:genai_lens_budget_spent_usd:rate1d\n* on ({BUDGET})\n"
                  "budget:genai_lens_budget_period:seconds_left"},
     ]
 

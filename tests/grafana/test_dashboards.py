@@ -19,8 +19,12 @@ from grafana.dashboards_src.queries import ALL, covers, iter_panels, iter_querie
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 RULE_FILES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 UIDS = {"genai-lens-cost.json": "genai-lens-cost", "genai-lens-usage.json": "genai-lens-usage",
-        "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model"}
-UNITS = {"currencyUSD", "ms", "locale", "percentunit", "suffix:tokens/s"}
+        "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model",
+        "genai-lens-budgets.json": "genai-lens-budgets"}
+UNITS = {"currencyUSD", "ms", "locale", "percentunit", "suffix:tokens/s", "suffix:x"}
+# The budgets dashboard reads only the budget series, which a budget's own match fills: it has the
+# $budget variable instead of the shared filters, and opens on this month.
+BUDGETS = "genai-lens-budgets.json"
 
 
 def committed() -> dict[str, dict]:
@@ -41,12 +45,17 @@ def test_fixed_uids_utc_and_default_range():
     for name, data in committed().items():
         assert data["uid"] == UIDS[name]
         assert data["timezone"] == "utc"
-        assert data["time"] == {"from": "now-7d", "to": "now"}
+        assert data["time"] == ({"from": "now/M", "to": "now"} if name == BUDGETS else {"from": "now-7d", "to": "now"})
 
 
 def test_shared_filters_on_every_dashboard():
-    for data in committed().values():
+    for name, data in committed().items():
         variables = {v["name"]: v for v in data["templating"]["list"]}
+        if name == BUDGETS:
+            assert set(variables) == {"datasource", "budget"}
+            assert (variables["budget"]["multi"], variables["budget"]["includeAll"], variables["budget"]["allValue"],
+                    variables["budget"]["query"]) == (True, True, ".*", "label_values(genai_lens_budget_usd, genai_lens_budget)")
+            continue
         assert variables["datasource"]["current"]["value"] == "prometheus"
         assert variables["granularity"]["query"] == "Hour : 1h,Day : 1d,Week : 1w,Month : 30d"
         for name in ("api_key", "model", "provider"):
@@ -116,12 +125,12 @@ def test_bars_tables_and_gauges_draw_what_they_mean():
             elif panel["type"] == "bargauge":
                 assert (defaults["min"], defaults["color"]["mode"]) == (0, "palette-classic"), panel["title"]
                 seen["bargauge"] += 1
-    assert seen == {"bars": 8, "table": 6, "bargauge": 3}
+    assert seen == {"bars": 8, "table": 8, "bargauge": 4}
 
 
 def test_tables_are_instant_table_queries_merged():
     tables = [p for d in committed().values() for p in iter_panels(d) if p["type"] == "table"]
-    assert len(tables) == 6
+    assert len(tables) == 8
     for panel in tables:
         assert all(t["instant"] and t["format"] == "table" for t in panel["targets"])
         assert [t["id"] for t in panel["transformations"]] == ["merge", "organize"]
@@ -150,9 +159,9 @@ def feature_ids() -> set[str]:
     return set(re.findall(r"^- ([FCUPRVB]\d+) ", text, flags=re.M))
 
 
-# Features beyond the product pages not built yet: budgets (B1, B2: issue 13), measured vs billed
-# (B4: issue 15), exemplars and other instrumentations (B5, B6: issue 14).
-NOT_YET_BUILT = {"B1", "B2", "B4", "B5", "B6"}
+# Features beyond the product pages not built yet: measured vs billed (B4: issue 15), exemplars and
+# other instrumentations (B5, B6: issue 14).
+NOT_YET_BUILT = {"B4", "B5", "B6"}
 
 
 def test_every_feature_is_covered():
@@ -181,7 +190,7 @@ def design_names() -> tuple[set[str], set[str]]:
         if name.endswith("_{bucket,sum,count}") or name.endswith("_*"):
             base = name.split("_{")[0] if "{" in name else name[:-2]
             metrics |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
-        elif name.endswith(("_total", "_usd")):  # counters, and the budget gauges (in USD)
+        elif name.endswith(("_total", "_usd", "_ratio")):  # counters, and the budget gauges (USD, a fraction)
             metrics.add(name)
         elif not name.endswith("_") and "{" not in name:
             labels.add(name)
@@ -237,8 +246,9 @@ def test_only_design_names_in_dashboards_and_rules():
     assert {"gen_ai_provider_name", "error_type", "genai_lens_billing", "service_name"} <= design_labels
     recorded = {r["record"] for f in RULE_FILES for g in yaml.safe_load(f.read_text())["groups"]
                 for r in g["rules"] if "record" in r}
-    allowed_metrics = design_metrics | recorded | {"up", "genai_lens_exporter_series_overflow_total"}
-    allowed_labels = design_labels | {"le", "job", "instance"}
+    # Prometheus' own: up, and ALERTS (the firing budget alerts table) with its labels.
+    allowed_metrics = design_metrics | recorded | {"up", "ALERTS", "genai_lens_exporter_series_overflow_total"}
+    allowed_labels = design_labels | {"le", "job", "instance", "alertname", "alertstate", "severity"}
     used_metrics, used_labels = set(), set()
     for expr in all_expressions():
         metrics, labels = names_in(expr)
@@ -278,7 +288,7 @@ def test_iter_queries_yields_every_target():
 def test_every_query_is_valid_promql_after_substitution(tmp_path):
     """promtool parses every panel query (variables substituted) as a recording rule expression."""
     values = {"model": ["gpt-4o-mini", "gemini-2.5-flash"], "provider": ALL, "api_key": ALL, "billing": ["payg"],
-              "granularity": "1d", "budget_usd": "1000", "datasource": "prometheus"}
+              "granularity": "1d", "budget_usd": "1000", "datasource": "prometheus", "budget": ["team-a", "b.1"]}
     rules = [{"record": f"check:q{i}", "expr": substitute(q.expr, values, range_s=86400, interval_s=60)}
              for i, q in enumerate(q for d in committed().values() for q in iter_queries(d))]
     path = tmp_path / "queries.yml"

@@ -19,6 +19,7 @@ its waits shortened (nothing else changed).
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -31,9 +32,11 @@ from exporter.app import create_app
 from exporter.budgets import period_start
 from exporter.demo import Step, demo_aliases, make_clients, run_workload
 from exporter.settings import Settings
+from grafana.dashboards_src.queries import ALL, iter_queries, substitute
 from prometheus.rules_src import render_rules
 from sdk_instrumentation.fake_provider import FakeProvider
 from sdk_instrumentation.local_server import LocalServer
+from tests import grafana_view
 from tests.alertmanager_server import ALERTMANAGER, AlertmanagerServer, WebhookReceiver
 from tests.prometheus_server import PrometheusServer
 from tests.workload_expectations import recorded, total
@@ -194,6 +197,34 @@ def test_budget_and_spend_alerts_through_alertmanager(tmp_path):
                         and all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in mine))
 
             am.wait_until(search_warnings_inhibited, "team-search's warnings inhibited", timeout=30)
+
+            # B2: the budgets dashboard's "Firing budget alerts" table, at a moment every alert fired.
+            def budget_alerts(result):
+                return {(r["metric"]["genai_lens_budget"], r["metric"]["alertname"], r["metric"]["severity"]):
+                        float(r["value"][1]) for r in result}
+
+            want = {("team-search", "BudgetExhausted", "critical"): 1.0,
+                    ("team-search", "BudgetBurnRateHigh", "critical"): 1.0,
+                    ("team-search", "BudgetBurnRateHigh", "warning"): 1.0,
+                    ("team-search", "BudgetWarning", "warning"): 1.0,
+                    ("team-search", "BudgetForecastExceeded", "warning"): 1.0,
+                    ("team-support", "BudgetWarning", "warning"): 1.0,
+                    ("team-support", "BudgetBurnRateHigh", "warning"): 1.0}
+            firing_now = 'ALERTS{alertstate="firing", genai_lens_budget!=""}'
+            prom.wait_until(firing_now, lambda r: set(want) <= set(budget_alerts(
+                [{"metric": x["metric"], "value": [0, 1]} for x in r])), timeout=20)
+            at = time.time()
+            dashboard = json.loads((ROOT / "grafana" / "dashboards" / "genai-lens-budgets.json").read_text())
+            (query,) = [q for q in iter_queries(dashboard) if q.panel_title == "Firing budget alerts"]
+            got = budget_alerts(prom.query(substitute(query.expr, {"budget": ALL}, range_s=300), time=at))
+            assert {k: v for k, v in got.items() if k[1] != "BudgetForecastExceeded" or k[0] == "team-search"} == want
+            if grafana_view.available("13.2"):
+                table = grafana_view.evaluate("13.2", dashboard, prom.url, now=at, time={"from": "now-5m", "to": "now"},
+                                              variables={"budget": ALL, "datasource": "prometheus"},
+                                              scrape_interval="1s").panel("Firing budget alerts")["shown"]
+                assert table["columns"] == ["Budget", "Alert", "Severity", "Firing"]
+                rows = [tuple(row) for row in table["rows"] if not (row[0] == "team-support" and row[1] == "BudgetForecastExceeded")]
+                assert sorted(rows) == sorted((*key, "1") for key in want)
 
             # Spend has stopped: each burn-rate alert resolves when its short window (10s, 20s) empties.
             posts = hooks.wait_for(

@@ -131,6 +131,42 @@ def test_cost_by_source(shown, live):
     assert result.panel("Estimated share of spend")["shown"]["strings"] == [f"{share * 100:.1f}%"]
 
 
+def test_budgets(shown, live):
+    """B1: per budget, the amount, what the workload spent against it and the share used, as displayed;
+    the forecast, days left and burn rate in their units; the burn-down's lines per budget ending at
+    amount - spent."""
+    result = shown[("all-1d", "genai-lens-budgets")]
+    amounts = {"all-spend-monthly": 1000.0, "team-search-daily": 20.0}
+    spent = {"all-spend-monthly": total(live.records, "cost")[()],
+             "team-search-daily": total(live.records, "cost", genai_lens_api_key="team-search")[()]}
+    table = result.panel("Budgets")["shown"]
+    assert table["columns"] == ["Budget", "Period", "Amount", "Spent", "Used", "Forecast at period end",
+                                "Days left at this rate", "Burn rate (1h)"]
+    rows = {row[0]: row for row in table["rows"]}
+    assert set(rows) == set(amounts)
+    # sorted by the share used, highest first
+    assert [row[0] for row in table["rows"]] == sorted(amounts, key=lambda n: -spent[n] / amounts[n])
+    assert rows["team-search-daily"][1:3] == ["day", "$20"]
+    assert rows["all-spend-monthly"][1:3] == ["month", "$1K"]
+    for name, row in rows.items():
+        assert row[3].startswith("$") and close_to_shown(row[3], spent[name]), row
+        assert row[4].endswith("%") and close_to_shown(row[4], spent[name] / amounts[name] * 100), row
+        assert row[5].startswith("$") and row[6].endswith(" days") and row[7].endswith(" x"), row
+    gauges = {v["title"]: v for v in result.panel("Share of budget used")["shown"]["values"]}
+    assert set(gauges) == set(amounts)
+    for name, gauge in gauges.items():
+        assert gauge["suffix"] == "%" and close_to_shown(gauge["text"], spent[name] / amounts[name] * 100)
+    lines = {s["name"]: s for s in result.panel("Budget burn-down")["shown"]["series"]}
+    assert set(lines) == set(amounts) | {f"{name} ideal" for name in amounts}
+    for name in amounts:
+        assert lines[name]["points"][-1][1] == pytest.approx(amounts[name] - spent[name], abs=1e-9)
+        assert lines[name]["points"][0][1] == amounts[name]  # before the workload: all of it left
+        assert 0 < lines[f"{name} ideal"]["points"][-1][1] <= amounts[name]
+    burn = {s["name"] for s in result.panel("Burn rate")["shown"]["series"]}
+    assert burn == {f"{name} {window}" for name in amounts for window in ("1h", "6h")}
+    assert result.panel("Firing budget alerts")["shown"]["rows"] == []
+
+
 def test_text_cards_show_names(shown, live):
     want = expectations(live)
     usage = shown[("all-1d", "genai-lens-usage")]

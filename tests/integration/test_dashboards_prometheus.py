@@ -42,7 +42,7 @@ COST_SOURCE = "genai_lens_cost_source"
 GRANULARITIES = {"Hour": "1h", "Day": "1d", "Week": "1w", "Month": "30d"}
 SECONDS = {"h": 3600, "d": 86400, "w": 604800}
 ALL_FILTERS = {"api_key": ALL, "model": ALL, "provider": ALL, "billing": "payg", "budget_usd": "1000",
-               "datasource": "prometheus"}
+               "datasource": "prometheus", "budget": ALL}
 
 # Queries that legitimately return nothing for this workload, with the reason.
 EMPTY_OK = {
@@ -50,7 +50,13 @@ EMPTY_OK = {
         "offset 1d: the same hour one day before the test, when this Prometheus held no data",
     ("genai-lens-overview", "Spend rate vs yesterday and last week", "C"):
         "offset 1w: the same hour one week before the test, when this Prometheus held no data",
+    ("genai-lens-budgets", "Firing budget alerts", "A"):
+        "no budget alert fires within its `for` (2m and more) in this short workload; "
+        "tests/integration/test_alertmanager.py evaluates the panel with alerts firing",
 }
+# Budget figures that depend on the time of evaluation (a rate over the last day, the time left in the
+# period): checked for their sign and labels, not their exact value.
+BUDGET_RATES = {("genai-lens-budgets", "Budgets", ref) for ref in "DEF"}
 
 # The bar panels (one bar per $granularity bucket): counter and grouping label of query A.
 BARS = {
@@ -256,7 +262,23 @@ def expectations(live) -> dict[tuple, dict]:
         ("genai-lens-model", "Model average latency", "A"): avg(latency, (), 1000),
         ("genai-lens-model", "Model average throughput", "A"): avg(throughput),
     }
-    return {key: canon(value) for key, value in {**cost_usage, **overview, **model}.items()}
+    # Budgets (pipeline.BUDGETS): amounts, and what the workload spent against each; no alert fires.
+    amounts = {"all-spend-monthly": 1000.0, "team-search-daily": 20.0}
+    periods = {"all-spend-monthly": "month", "team-search-daily": "day"}
+    spent = {"all-spend-monthly": cost[()], "team-search-daily": t("cost", genai_lens_api_key="team-search")[()]}
+
+    def per_budget(values):
+        return {(("genai_lens_budget", name), ("period", periods[name])): value for name, value in values.items()}
+
+    used = per_budget({name: spent[name] / amounts[name] for name in amounts})
+    budgets = {
+        ("genai-lens-budgets", "Budgets", "A"): per_budget(amounts),
+        ("genai-lens-budgets", "Budgets", "B"): per_budget(spent),
+        ("genai-lens-budgets", "Budgets", "C"): used,
+        ("genai-lens-budgets", "Share of budget used", "A"): used,
+        ("genai-lens-budgets", "Firing budget alerts", "A"): {},
+    }
+    return {key: canon(value) for key, value in {**cost_usage, **overview, **model, **budgets}.items()}
 
 
 # ------------------------------------------------------------------ tests
@@ -301,10 +323,17 @@ def test_cards_and_tables_show_the_exact_numbers(live):
     queries = {(q.dashboard_uid, q.panel_title, q.ref_id): q for q in all_queries()}
     instant = {key for key, q in queries.items() if q.instant}
     month_panel = {key for key in instant if key[1] == "Budget forecast (this month)"}
-    assert instant - month_panel <= set(want) and set(want) <= set(queries)
+    assert instant - month_panel - BUDGET_RATES <= set(want) and set(want) <= set(queries)
     for key, expected in want.items():
         got = vector(grafana.run(queries[key], {**ALL_FILTERS, "granularity": "1d"}))
         assert_vector(got, expected, key)
+    # the budgets' rates: each budget has spent, so its forecast is at least what it spent, its days
+    # left are positive (or absent once spent), its burn rate positive
+    spent = want[("genai-lens-budgets", "Budgets", "B")]
+    forecast, days, burn = (vector(grafana.run(queries[key], {**ALL_FILTERS, "granularity": "1d"}))
+                            for key in sorted(BUDGET_RATES))
+    assert set(forecast) == set(burn) == set(spent) and set(days) <= set(spent)
+    assert all(forecast[k] >= spent[k] and burn[k] > 0 for k in spent) and all(v > 0 for v in days.values())
     # a few headline figures, spelled out
     cost = want[("genai-lens-cost", "Total cost", "A")][()]
     assert want[("genai-lens-usage", "Total API requests", "A")] == {(): 50.0}
@@ -388,6 +417,9 @@ def test_variable_options_list_what_the_workload_used(live):
             body = client.get(f"{live.prom.url}/api/v1/label/{label}/values",
                               params={"match[]": selector, "start": live.started, "end": live.now}).json()
             assert body["status"] == "success"
+            if label == "genai_lens_budget":  # the budgets dashboard: the budgets the exporter serves
+                assert set(body["data"]) == {"all-spend-monthly", "team-search-daily"}
+                continue
             assert set(body["data"]) == {r.labels[label] for r in live.records if r.metric == "calls"}, variable["name"]
     client.close()
 
@@ -404,8 +436,8 @@ def test_every_name_a_dashboard_or_rule_uses_is_served(live):
         m, lab = names_in(expr)
         used_metrics |= m
         used_labels |= lab
-    assert used_metrics - recorded_rules - {"up"} <= metrics
-    assert used_labels - {"job", "instance"} <= labels
+    assert used_metrics - recorded_rules - {"up", "ALERTS"} <= metrics
+    assert used_labels - {"job", "instance", "alertname", "alertstate", "severity"} <= labels
     assert {"genai_lens_unpriced_requests_total", "genai_lens_exporter_series_overflow_total", "le"} <= metrics | labels
     assert len(used_metrics - recorded_rules) >= 12
 
@@ -415,7 +447,7 @@ def test_recording_rules_have_results_and_every_rule_is_healthy(live):
     groups = [g for f in live.rule_files for g in yaml.safe_load(f.read_text())["groups"]]
     names = [r.get("record") or r["alert"] for g in groups for r in g["rules"]]
     records = [r["record"] for g in groups for r in g["rules"] if "record" in r]
-    assert len(records) == 19 and len(names) == 32
+    assert len(records) == 20 and len(names) == 33
 
     def healthy(groups_now):
         rules = [r for g in groups_now for r in g["rules"]]
