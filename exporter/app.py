@@ -12,6 +12,10 @@ Routes:
   ``partial_success`` when points were rejected; 400 malformed body, 401 bad or
   missing bearer token, 413 body over the limit (as sent or decompressed),
   415 unsupported content type or encoding. Error bodies are ``google.rpc.Status``.
+* ``POST /v1/traces``: OTLP/HTTP traces, the same encodings, limits, token and error answers. Each
+  GenAI span of any instrumentation becomes the series the SDK makes for a call, priced here by
+  the SDK's pricing engine (``exporter.span_metrics``); ``partial_success.rejected_spans`` counts
+  the GenAI spans that could not be read.
 * ``GET /metrics``: Prometheus text format, or OpenMetrics when ``Accept`` asks.
 * ``GET /healthz`` (alive) and ``GET /readyz`` (state loaded, not shutting down).
 
@@ -39,7 +43,10 @@ from .ingest import (
     JSON,
     PROTOBUF,
     BodyTooLarge,
+    ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
     MalformedBody,
     decode_request,
     decompress,
@@ -49,6 +56,7 @@ from .ingest import (
 from .commit import CommitError, Committer
 from .idempotency import KeyWindow
 from .settings import Settings
+from .span_metrics import SpanConverter
 from .store import Store
 from .wal import MAX_KEY_BYTES
 
@@ -89,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         budgets=settings.budgets,
         label_value_limits=settings.label_value_limits,
     )
+    spans = SpanConverter(key_attributes=tuple(settings.span_key_attributes), pricing_file=settings.pricing_file)
     registry = CollectorRegistry(auto_describe=True)
     requests_total = Counter(
         "genai_lens_exporter_requests", "HTTP requests served, by route and status code.", ["route", "code"], registry=registry
@@ -130,13 +139,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def observe(request: Request, call_next):
         start = time.perf_counter()
         response = await call_next(request)
-        route = request.url.path if request.url.path in ("/v1/metrics", "/metrics", "/healthz", "/readyz") else "other"
+        route = request.url.path if request.url.path in ("/v1/metrics", "/v1/traces", "/metrics", "/healthz", "/readyz") else "other"
         durations.labels(route).observe(time.perf_counter() - start)
         requests_total.labels(route, str(response.status_code)).inc()
         return response
 
-    @app.post("/v1/metrics")
-    async def ingest(request: Request) -> Response:
+    async def read_otlp(request: Request, message_type, what: str):
+        """``(kind, idempotency key, decoded message, body bytes)``, or the error ``Response`` to answer."""
         headers = request.headers
         kind = media_type(headers.get("content-type"))
         if not _token_ok(settings.ingest_token, headers.get("authorization")):
@@ -159,23 +168,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 return _status(413, f"body is over {limit} bytes", kind)
         try:
             data = decompress(bytes(body), limit) if encoding == "gzip" else bytes(body)
-            message = decode_request(data, kind)
+            message = decode_request(data, kind, message_type, what)
         except BodyTooLarge as error:
             return _status(413, str(error), kind)
         except MalformedBody as error:
             return _status(400, str(error), kind)
-        payload = data if kind == PROTOBUF else message.SerializeToString()
+        return kind, key, message, data
+
+    async def commit(kind: str, key: str, message, payload: bytes):
+        """Submit a metrics request to the committer: its result, or the error ``Response`` to answer."""
         try:
-            result = await to_thread.run_sync(committer.submit, key, message, payload)
+            return await to_thread.run_sync(committer.submit, key, message, payload)
         except CommitError as error:  # the disk refused it: nothing applied, the sender retries
             return _status(503, str(error), kind, {"Retry-After": "1"})
         except Exception as error:  # never a 500: report it, keep serving
             log.exception("could not process an OTLP request")
             return _status(400, f"request could not be processed: {error!r}", kind)
+
+    @app.post("/v1/metrics")
+    async def ingest(request: Request) -> Response:
+        read = await read_otlp(request, ExportMetricsServiceRequest, "metrics")
+        if isinstance(read, Response):
+            return read
+        kind, key, message, data = read
+        result = await commit(kind, key, message, data if kind == PROTOBUF else message.SerializeToString())
+        if isinstance(result, Response):
+            return result
         response = ExportMetricsServiceResponse()
         if result is not None and result.rejected:
             response.partial_success.rejected_data_points = result.rejected_count
             response.partial_success.error_message = result.error_message
+        return Response(encode_message(response, kind), media_type=kind)
+
+    @app.post("/v1/traces")
+    async def ingest_traces(request: Request) -> Response:
+        read = await read_otlp(request, ExportTraceServiceRequest, "traces")
+        if isinstance(read, Response):
+            return read
+        kind, key, message, _ = read
+        try:
+            converted = await to_thread.run_sync(spans.convert, message)
+        except Exception as error:  # never a 500
+            log.exception("could not turn OTLP spans into metrics")
+            return _status(400, f"spans could not be processed: {error!r}", kind)
+        result = await commit(kind, key, converted.request, converted.request.SerializeToString())
+        if isinstance(result, Response):
+            return result
+        response = ExportTraceServiceResponse()
+        if converted.rejected_spans:
+            response.partial_success.rejected_spans = converted.rejected_spans
+            response.partial_success.error_message = converted.error_message
+        elif result is not None and result.rejected:
+            response.partial_success.error_message = "some metric points made from the spans were rejected: " + result.error_message
         return Response(encode_message(response, kind), media_type=kind)
 
     @app.get("/metrics")

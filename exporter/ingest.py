@@ -22,6 +22,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 __all__ = [
     "PROTOBUF",
@@ -34,6 +38,8 @@ __all__ = [
     "encode_message",
     "ExportMetricsServiceRequest",
     "ExportMetricsServiceResponse",
+    "ExportTraceServiceRequest",
+    "ExportTraceServiceResponse",
 ]
 
 PROTOBUF = "application/x-protobuf"
@@ -81,16 +87,17 @@ def decompress(body: bytes, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def decode_request(body: bytes, kind: str) -> ExportMetricsServiceRequest:
-    """Decode an ``ExportMetricsServiceRequest`` from protobuf or JSON bytes."""
-    request = ExportMetricsServiceRequest()
+def decode_request(body: bytes, kind: str, message_type=ExportMetricsServiceRequest, what: str = "metrics"):
+    """Decode an ``ExportMetricsServiceRequest`` (or ``message_type``, e.g. ``ExportTraceServiceRequest``
+    with ``what="traces"``) from protobuf or JSON bytes."""
+    request = message_type()
     try:
         if kind == PROTOBUF:
             request.ParseFromString(body)
         else:
             json_format.Parse(body.decode("utf-8"), request, ignore_unknown_fields=True)
     except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError, TypeError, RecursionError) as error:
-        raise MalformedBody(f"body is not a valid OTLP {'protobuf' if kind == PROTOBUF else 'JSON'} metrics request: {error}") from None
+        raise MalformedBody(f"body is not a valid OTLP {'protobuf' if kind == PROTOBUF else 'JSON'} {what} request: {error}") from None
     return request
 
 

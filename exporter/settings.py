@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     ingest_token: SecretStr | None = None
-    """Bearer token required on ``POST /v1/metrics`` (none: open)."""
+    """Bearer token required on ``POST /v1/metrics`` and ``POST /v1/traces`` (none: open)."""
     scrape_token: SecretStr | None = None
     """Bearer token required on ``GET /metrics`` (none: open)."""
 
@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     idempotency_max_keys: int = Field(200_000, ge=1)
     """At most this many keys are remembered; the oldest are forgotten first."""
 
+    span_key_attributes: _Names = ["genai_lens.api_key"]
+    """Span or resource attributes that name the caller of a GenAI span on ``POST /v1/traces``, tried in
+    order (e.g. ``genai_lens.api_key,tenant.id,user.id``); the first present fills ``genai_lens_api_key``.
+    None present: the label is absent (docs/any-instrumentation.md)."""
+    pricing_file: Path | None = None
+    """The pricing file (docs/pricing.md) the exporter prices spans on ``POST /v1/traces`` with; None:
+    ``GENAI_LENS_PRICING_FILE`` as the SDK reads it, else genai-prices and the shipped prices only."""
+
     label_value_limits: dict[str, int] = {}
     """At most this many distinct values per label (Prometheus label name -> N), e.g.
     ``{genai_lens_api_key: 1000, service_name: 500}``: later values fold into ``__other__`` with
@@ -95,7 +103,7 @@ class Settings(BaseSettings):
             value = json.loads(value) if value.strip() else []
         return list(parse_budgets(value))
 
-    @field_validator("label_allow", "label_deny", "resource_labels", mode="before")
+    @field_validator("label_allow", "label_deny", "resource_labels", "span_key_attributes", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -1,4 +1,4 @@
-"""Hostile input to ``POST /v1/metrics``: never a 5xx, never a crash, memory bounded by the series limit,
+"""Hostile input to ``POST /v1/metrics`` and ``POST /v1/traces``: never a 5xx, never a crash, memory bounded by the series limit,
 and the series accepted before the attack still exact after it.
 
 Property-based with hypothesis on a fixed budget (``derandomize=True``: the same examples on every run):
@@ -24,7 +24,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.testclient import TestClient
 
 from exporter import Settings, create_app
+from exporter.genai_spans import ATTRIBUTES
 from tests.exporter.otlp import histogram_metric, histogram_point, number_point, request, sum_metric, values
+from tests.exporter.test_traces import span as trace_span, traces as trace_request
 
 from .support import ExporterProcess
 
@@ -187,6 +189,51 @@ def test_fuzzed_requests_never_5xx_and_baseline_stays_exact(target, case):
     client, store = target
     body, headers = case
     response = client.post("/v1/metrics", content=body, headers=headers)
+    assert response.status_code in ALLOWED, (response.status_code, response.text[:300])
+    check_bounded(store)
+
+
+# POST /v1/traces: the same guarantees for spans (exporter/span_metrics.py).
+_GENAI_KEYS = sorted({key for variants in ATTRIBUTES.values() for key, _ in variants} | {"ai.operationId"})
+_SPAN_VALUES = st.one_of(st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=True, allow_infinity=True),
+                         st.text(max_size=20), st.booleans(), st.sampled_from(["chat", "openai", "gpt-4o", "True", "1e400"]))
+
+
+@st.composite
+def hostile_spans(draw) -> bytes:
+    spans = []
+    for _ in range(draw(st.integers(1, 5))):
+        attributes = {"gen_ai.provider.name": draw(st.sampled_from(["openai", "gemini", "x" * 300, ""])),
+                      "gen_ai.request.model": draw(st.sampled_from(["gpt-4o", "m" * 1000, "", "gemini-2.5-flash"]))}
+        for key in draw(st.lists(st.sampled_from(_GENAI_KEYS), max_size=8)):
+            attributes[key] = draw(_SPAN_VALUES)
+        spans.append(trace_span(attributes, seconds=draw(st.floats(-5, 1e6)), error=draw(st.booleans())))
+    return trace_request(*spans, resource={"service.name": "attacker"}).SerializeToString()
+
+
+TRACE_TEMPLATE_PB = trace_request(trace_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                                              "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10,
+                                              "gen_ai.usage.output_tokens": 5}),
+                                  resource={"service.name": "attacker"}).SerializeToString()
+TRACE_CASES = st.one_of(
+    _case(st.binary(max_size=3000)),
+    _case(st.binary(max_size=3000), JSON),
+    _case(_edits.map(lambda edits: _mutate(TRACE_TEMPLATE_PB, edits))),
+    _case(st.integers(0, len(TRACE_TEMPLATE_PB)).map(lambda n: TRACE_TEMPLATE_PB[:n])),
+    _case(_json_any.map(lambda value: json.dumps(value).encode()), JSON),
+    _case(hostile_spans()),
+    _case(hostile_spans().map(gzip.compress), PROTOBUF, "gzip"),
+    _case(st.just(GZIP_BOMB), PROTOBUF, "gzip"),
+)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@given(case=TRACE_CASES)
+def test_fuzzed_trace_requests_never_5xx_and_baseline_stays_exact(target, case):
+    client, store = target
+    body, headers = case
+    response = client.post("/v1/traces", content=body, headers=headers)
     assert response.status_code in ALLOWED, (response.status_code, response.text[:300])
     check_bounded(store)
 

@@ -1,0 +1,165 @@
+"""Span ingest benchmark: GenAI spans per second on one core, through POST /v1/traces' work.
+
+    python benchmarks/bench_spans.py [--quick]
+
+Requests of 500 spans in the shape the official OpenTelemetry OpenAI instrumentation sends (operation,
+provider, request and response models, server address and port, response id, finish reasons, input and
+output tokens, service tier; a fifth of them streams with a time to first chunk, one in fifty an
+error), over 12 models of two providers and 40 callers (a resource attribute the exporter reads as the
+key). Measured, one thread:
+
+- decode: protobuf parsing of the request alone;
+- decode + convert: spans read, priced (the SDK's engine) and summed into one OTLP metrics request;
+- decode + convert + store: what ``POST /v1/traces`` does minus HTTP;
+- the store alone: decoding and applying the converted metric requests (what a replay of the
+  write-ahead log does), to show where the time goes;
+- through the ASGI app in process (httpx ASGITransport), with HTTP parsing and the response.
+
+The figures are recorded in docs/exporter.md ("Span ingest"). Goal: at least 20,000 spans/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from exporter import Settings, create_app
+from exporter.ingest import PROTOBUF, decode_request
+from exporter.span_metrics import SpanConverter
+from exporter.store import Store
+from sdk_instrumentation.pricing import Pricing
+
+MODELS = [("openai", m) for m in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3", "o4-mini")]
+MODELS += [("gcp.gemini", m) for m in ("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.0-flash", "gemini-2.5-flash-lite",
+                                      "gemini-1.5-pro")]
+SPANS_PER_REQUEST = 500
+CALLERS = 40
+
+
+def _kv(key: str, value) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+def trace_body(request_index: int) -> bytes:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend([_kv("service.name", "bench"),
+                                               _kv("tenant.id", f"tenant-{request_index % CALLERS:03d}")])
+    scope = resource_spans.scope_spans.add()
+    scope.scope.name = "opentelemetry.instrumentation.genai.openai"
+    t0 = 1_700_000_000_000_000_000
+    for i in range(SPANS_PER_REQUEST):
+        provider, model = MODELS[(request_index * 7 + i) % len(MODELS)]
+        span = scope.spans.add(name=f"chat {model}", kind=trace_pb2.Span.SPAN_KIND_CLIENT,
+                               trace_id=os.urandom(16), span_id=os.urandom(8),
+                               start_time_unix_nano=t0, end_time_unix_nano=t0 + 400_000_000 + i * 1000)
+        attributes = [_kv("gen_ai.operation.name", "chat"), _kv("gen_ai.provider.name", provider),
+                      _kv("gen_ai.request.model", model), _kv("server.address", "api.example.com"),
+                      _kv("server.port", 443)]
+        if i % 50 == 49:
+            attributes.append(_kv("error.type", "openai.RateLimitError"))
+            span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
+        else:
+            attributes += [_kv("gen_ai.response.model", model), _kv("gen_ai.response.id", f"chatcmpl-{i:08d}"),
+                           _kv("gen_ai.usage.input_tokens", 100 + i), _kv("gen_ai.usage.output_tokens", 10 + i % 300),
+                           _kv("openai.response.service_tier", "default")]
+            attributes.append(KeyValue(key="gen_ai.response.finish_reasons"))
+            attributes[-1].value.array_value.values.add(string_value="stop")
+            if i % 5 == 0:
+                attributes += [_kv("gen_ai.request.stream", True), _kv("gen_ai.response.time_to_first_chunk", 0.08)]
+        span.attributes.extend(attributes)
+    return request.SerializeToString()
+
+
+def timed(fn, bodies, rounds: int) -> float:
+    """Best spans/s over ``rounds`` passes of ``fn`` over every body."""
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for body in bodies:
+            fn(body)
+        elapsed = time.perf_counter() - start
+        best = max(best, len(bodies) * SPANS_PER_REQUEST / elapsed)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few requests, one round")
+    args = parser.parse_args()
+    requests, rounds = (4, 1) if args.quick else (40, 3)
+    bodies = [trace_body(i) for i in range(requests)]
+    pricing = Pricing()
+    converter = SpanConverter(pricing, key_attributes=("tenant.id",))
+    converter.convert(decode_request(bodies[0], PROTOBUF, ExportTraceServiceRequest, "traces"))  # warm the price cache
+    print(f"{requests} requests x {SPANS_PER_REQUEST} spans, {len(MODELS)} models, {CALLERS} callers; "
+          f"load average {os.getloadavg()[0]:.2f}")
+
+    def decode(body):
+        return decode_request(body, PROTOBUF, ExportTraceServiceRequest, "traces")
+
+    def convert(body):
+        return converter.convert(decode(body))
+
+    store = Store(hold_seconds=0)
+
+    def ingest(body):
+        store.ingest(convert(body).request)
+
+    converted = [convert(body).request.SerializeToString() for body in bodies]
+    store_only = Store(hold_seconds=0)
+    metric_bodies = iter(converted * rounds)
+
+    def store_path(_body):  # the converted metric request of the same spans, decoded and applied
+        store_only.ingest(decode_request(next(metric_bodies), PROTOBUF))
+
+    figures = {
+        "decode": timed(decode, bodies, rounds),
+        "decode + convert": timed(convert, bodies, rounds),
+        "decode + convert + store": timed(ingest, bodies, rounds),
+        "the converted metric requests alone, decode + store": timed(store_path, bodies, rounds),
+    }
+    points = sum(len(m.histogram.data_points) + len(m.sum.data_points)
+                 for body in converted[:1] for rm in decode_request(body, PROTOBUF).resource_metrics
+                 for sm in rm.scope_metrics for m in sm.metrics)
+
+    app = create_app(Settings(new_series_hold_seconds=0, span_key_attributes=["tenant.id"]))
+
+    async def through_app() -> float:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            await client.post("/v1/traces", content=bodies[0], headers={"Content-Type": PROTOBUF})
+            best = 0.0
+            for _ in range(rounds):
+                start = time.perf_counter()
+                for body in bodies:
+                    response = await client.post("/v1/traces", content=body, headers={"Content-Type": PROTOBUF})
+                    assert response.status_code == 200, response.text
+                best = max(best, len(bodies) * SPANS_PER_REQUEST / (time.perf_counter() - start))
+            return best
+
+    figures["through the ASGI app in process"] = asyncio.run(through_app())
+    for name, value in figures.items():
+        print(f"  {name:60s} {value:10,.0f} spans/s")
+    print(f"  one request of {SPANS_PER_REQUEST} spans becomes {points} metric points")
+    total = figures["decode + convert + store"]
+    print(f"  share of the time: decode {total / figures['decode']:.0%}, "
+          f"reading, pricing and summing {total / figures['decode + convert'] - total / figures['decode']:.0%}, "
+          f"store {1 - total / figures['decode + convert']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
