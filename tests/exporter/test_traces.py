@@ -150,6 +150,126 @@ def test_official_openai_spans_become_priced_series(exporter, official_openai):
     assert by(text, "genai_lens_cost_usd_total", "service_name") == {("traced-app",): pytest.approx(sum(want.values()))}
 
 
+@pytest.fixture
+def official_google_genai():
+    """The official OpenTelemetry Google Gen AI instrumentation on its own tracer provider. It declares
+    google-genai < 3 as what it instruments; it works with the 3.x installed here (this test is the
+    proof), so its version check is skipped."""
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.google_genai")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    started = []
+
+    def start(endpoint: str):
+        provider = TracerProvider(resource=Resource.create({"service.name": "traced-gemini-app"}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
+        instrumentor = instrumentation.GoogleGenAiSdkInstrumentor()
+        instrumentor.instrument(tracer_provider=provider, skip_dep_check=True)
+        started.append((instrumentor, provider))
+        return provider
+
+    yield start
+    for instrumentor, provider in started:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
+def test_official_google_genai_spans_become_priced_series(exporter, official_google_genai):
+    from google import genai
+    from google.genai import errors, types
+
+    server = exporter()
+    provider = official_google_genai(server.url)
+
+    def config(**headers):
+        return types.GenerateContentConfig(http_options=types.HttpOptions(headers=headers))
+
+    with LocalServer(FakeProvider().app) as fake:
+        client = genai.Client(api_key="AIzaTraced000000000000000000000",
+                              http_options=types.HttpOptions(base_url=fake.url))
+        client.models.generate_content(model="gemini-2.5-flash", contents="hi",
+                                       config=config(**{"x-fake-input-tokens": "400", "x-fake-output-tokens": "40"}))
+        for _ in client.models.generate_content_stream(
+                model="gemini-2.5-pro", contents="hi",
+                config=config(**{"x-fake-input-tokens": "300", "x-fake-output-tokens": "30", "x-fake-chunks": "3"})):
+            pass
+        with pytest.raises(errors.ServerError):
+            client.models.generate_content(model="gemini-2.5-flash", contents="hi", config=config(**{"x-fake-fault": "500"}))
+    assert provider.force_flush(10_000)
+    text = server.metrics()
+
+    # the instrumentation reports gen_ai.provider.name "gemini": counted as gcp.gemini
+    calls = by(text, "gen_ai_client_operation_duration_seconds_count", "gen_ai_provider_name", "gen_ai_request_model",
+               "error_type")
+    assert calls == {("gcp.gemini", "gemini-2.5-flash", None): 1, ("gcp.gemini", "gemini-2.5-flash", "500"): 1,
+                     ("gcp.gemini", "gemini-2.5-pro", None): 1}
+    assert by(text, "gen_ai_client_token_usage_sum", "gen_ai_request_model", "gen_ai_token_type") == {
+        ("gemini-2.5-flash", "input"): 400, ("gemini-2.5-flash", "output"): 40,
+        ("gemini-2.5-pro", "input"): 300, ("gemini-2.5-pro", "output"): 30}
+    spent = by(text, "genai_lens_cost_usd_total", "gen_ai_request_model")
+    want = {("gemini-2.5-flash",): cost("gemini-2.5-flash", "gcp.gemini", input_tokens=400, output_tokens=40),
+            ("gemini-2.5-pro",): cost("gemini-2.5-pro", "gcp.gemini", input_tokens=300, output_tokens=30)}
+    assert spent == pytest.approx(want, abs=1e-12)
+    assert want[("gemini-2.5-flash",)] == pytest.approx(400 * 0.30e-6 + 40 * 2.50e-6, abs=1e-12)
+    assert by(text, "gen_ai_client_operation_time_to_first_chunk_seconds_count", "gen_ai_request_model") == {
+        ("gemini-2.5-pro",): 1}
+
+
+@pytest.fixture
+def openllmetry_openai():
+    """Traceloop OpenLLMetry's OpenAI instrumentation (package opentelemetry-instrumentation-openai)."""
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.openai")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "openllmetry-app"}))
+    instrumentor = instrumentation.OpenAIInstrumentor()
+
+    def start(endpoint: str):
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
+        instrumentor.instrument(tracer_provider=provider)
+        return provider
+
+    yield start
+    instrumentor.uninstrument()
+    provider.shutdown()
+
+
+def test_openllmetry_spans_become_priced_series(exporter, openllmetry_openai):
+    import openai
+
+    server = exporter()
+    provider = openllmetry_openai(server.url)
+    with LocalServer(FakeProvider().app) as fake:
+        client = openai.OpenAI(base_url=fake.url + "/v1", api_key="sk-traced-0000000000000000", max_retries=0)
+        hi = [{"role": "user", "content": "hi"}]
+        client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers={
+            "x-fake-input-tokens": "1000", "x-fake-output-tokens": "200", "x-fake-cached-tokens": "800"})
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=hi, stream=True, stream_options={"include_usage": True},
+            extra_headers={"x-fake-input-tokens": "300", "x-fake-output-tokens": "30", "x-fake-chunks": "3"})
+        for _ in stream:
+            pass
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers={"x-fake-fault": "429"})
+    assert provider.force_flush(10_000)
+    text = server.metrics()
+    calls = by(text, "gen_ai_client_operation_duration_seconds_count", "gen_ai_request_model", "error_type")
+    assert calls == {("gpt-4o", None): 1, ("gpt-4o", "RateLimitError"): 1, ("gpt-4o-mini", None): 1}
+    assert by(text, "gen_ai_client_token_usage_sum", "gen_ai_request_model", "gen_ai_token_type") == {
+        ("gpt-4o", "input"): 1000, ("gpt-4o", "output"): 200, ("gpt-4o-mini", "input"): 300, ("gpt-4o-mini", "output"): 30}
+    spent = by(text, "genai_lens_cost_usd_total", "gen_ai_request_model")
+    assert spent == pytest.approx({
+        ("gpt-4o",): cost("gpt-4o", input_tokens=1000, output_tokens=200, cache_read_tokens=800),  # cached input read
+        ("gpt-4o-mini",): cost("gpt-4o-mini", input_tokens=300, output_tokens=30)}, abs=1e-12)
+    assert spent[("gpt-4o",)] == pytest.approx(200 * 2.5e-6 + 800 * 1.25e-6 + 200 * 10e-6, abs=1e-12)
+
+
 def test_a_resource_attribute_names_the_caller(exporter, official_openai):
     import openai
 

@@ -226,8 +226,9 @@ def test_zero_code_opentelemetry_instrument(tmp_path, fake_provider, alias_file)
         "OTEL_TRACES_EXPORTER": "console",
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
-        # The official OpenAI instrumentation is installed too (for the benchmark): keep it out.
-        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,httpx,requests,urllib3,urllib,asyncio,threading,logging",
+        # Other OpenAI and Google Gen AI instrumentations are installed too (for the benchmark and the
+        # /v1/traces tests): keep them out.
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,google-genai,httpx,requests,urllib3,urllib,asyncio,threading,logging",
     })
     command = Path(sys.executable).parent / "opentelemetry-instrument"
     result = subprocess.run([str(command), sys.executable, str(script)], env=env, cwd=tmp_path,
