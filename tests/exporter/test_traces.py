@@ -83,29 +83,35 @@ def cost(model: str, provider: str = "openai", **usage) -> float:
 # ------------------------------------------------------------------ the official instrumentation, end to end
 
 @pytest.fixture
-def official_openai():
-    """The official OpenTelemetry OpenAI instrumentation on its own tracer provider; removed afterwards."""
-    instrumentation = pytest.importorskip("opentelemetry.instrumentation.genai.openai")
+def traced():
+    """``traced(instrumentor, endpoint, service, resource_attributes, **instrument_options)``: a third-party
+    instrumentor on its own tracer provider, exporting OTLP/HTTP spans to ``endpoint``; removed afterwards."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    providers = []
+    started = []
 
-    def start(endpoint: str, resource_attributes: dict | None = None):
-        from opentelemetry.sdk.resources import Resource
-
-        provider = TracerProvider(resource=Resource.create({"service.name": "traced-app", **(resource_attributes or {})}))
+    def start(instrumentor, endpoint: str, service: str, resource_attributes: dict | None = None, **options):
+        provider = TracerProvider(resource=Resource.create({"service.name": service, **(resource_attributes or {})}))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
-        instrumentor = instrumentation.OpenAIInstrumentor()
-        instrumentor.instrument(tracer_provider=provider)
-        providers.append((instrumentor, provider))
+        instrumentor.instrument(tracer_provider=provider, **options)
+        started.append((instrumentor, provider))
         return provider
 
     yield start
-    for instrumentor, provider in providers:
+    for instrumentor, provider in started:
         instrumentor.uninstrument()
         provider.shutdown()
+
+
+@pytest.fixture
+def official_openai(traced):
+    """The official OpenTelemetry OpenAI instrumentation."""
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.genai.openai")
+    return lambda endpoint, resource_attributes=None: traced(instrumentation.OpenAIInstrumentor(), endpoint,
+                                                             "traced-app", resource_attributes)
 
 
 def test_official_openai_spans_become_priced_series(exporter, official_openai):
@@ -151,30 +157,13 @@ def test_official_openai_spans_become_priced_series(exporter, official_openai):
 
 
 @pytest.fixture
-def official_google_genai():
-    """The official OpenTelemetry Google Gen AI instrumentation on its own tracer provider. It declares
-    google-genai < 3 as what it instruments; it works with the 3.x installed here (this test is the
-    proof), so its version check is skipped."""
+def official_google_genai(traced):
+    """The official OpenTelemetry Google Gen AI instrumentation. It declares google-genai < 3 as what it
+    instruments; it works with the 3.x installed here (this test is the proof), so its version check is
+    skipped."""
     instrumentation = pytest.importorskip("opentelemetry.instrumentation.google_genai")
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    started = []
-
-    def start(endpoint: str):
-        provider = TracerProvider(resource=Resource.create({"service.name": "traced-gemini-app"}))
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
-        instrumentor = instrumentation.GoogleGenAiSdkInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, skip_dep_check=True)
-        started.append((instrumentor, provider))
-        return provider
-
-    yield start
-    for instrumentor, provider in started:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    return lambda endpoint: traced(instrumentation.GoogleGenAiSdkInstrumentor(), endpoint, "traced-gemini-app",
+                                   skip_dep_check=True)
 
 
 def test_official_google_genai_spans_become_priced_series(exporter, official_google_genai):
@@ -219,25 +208,10 @@ def test_official_google_genai_spans_become_priced_series(exporter, official_goo
 
 
 @pytest.fixture
-def openllmetry_openai():
+def openllmetry_openai(traced):
     """Traceloop OpenLLMetry's OpenAI instrumentation (package opentelemetry-instrumentation-openai)."""
     instrumentation = pytest.importorskip("opentelemetry.instrumentation.openai")
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    provider = TracerProvider(resource=Resource.create({"service.name": "openllmetry-app"}))
-    instrumentor = instrumentation.OpenAIInstrumentor()
-
-    def start(endpoint: str):
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
-        instrumentor.instrument(tracer_provider=provider)
-        return provider
-
-    yield start
-    instrumentor.uninstrument()
-    provider.shutdown()
+    return lambda endpoint: traced(instrumentation.OpenAIInstrumentor(), endpoint, "openllmetry-app")
 
 
 def test_openllmetry_spans_become_priced_series(exporter, openllmetry_openai):
