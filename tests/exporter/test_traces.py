@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -242,6 +246,34 @@ def test_openllmetry_spans_become_priced_series(exporter, openllmetry_openai):
         ("gpt-4o",): cost("gpt-4o", input_tokens=1000, output_tokens=200, cache_read_tokens=800),  # cached input read
         ("gpt-4o-mini",): cost("gpt-4o-mini", input_tokens=300, output_tokens=30)}, abs=1e-12)
     assert spent[("gpt-4o",)] == pytest.approx(200 * 2.5e-6 + 800 * 1.25e-6 + 200 * 10e-6, abs=1e-12)
+
+
+NODE_APP = Path(__file__).resolve().parents[1] / "node_app"
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (NODE_APP / "node_modules" / "openai").is_dir(),
+                    reason="needs node and `npm ci` in tests/node_app (scripts/test does it)")
+def test_a_node_app_traced_by_opentelemetry_js(exporter):
+    """tests/node_app/app.mjs: the `openai` npm client, OpenTelemetry JS's OpenAI instrumentation, OTLP/HTTP
+    protobuf spans. Its chat and embeddings spans say gen_ai.system, the deprecated name."""
+    server = exporter()
+    with LocalServer(FakeProvider().app) as fake:
+        result = subprocess.run(["node", "app.mjs"], cwd=NODE_APP, capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "GENAI_LENS_URL": server.url, "FAKE_PROVIDER_URL": fake.url})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NODE APP DONE" in result.stdout and "expected error: 429" in result.stdout
+    text = server.metrics()
+    calls = by(text, "gen_ai_client_operation_duration_seconds_count", "gen_ai_request_model", "error_type",
+               "service_name")
+    assert calls == {("gpt-4o", None, "node-traced-app"): 1, ("gpt-4o", "RateLimitError", "node-traced-app"): 1,
+                     ("gpt-4o-mini", None, "node-traced-app"): 1, ("text-embedding-3-small", None, "node-traced-app"): 1}
+    assert by(text, "gen_ai_client_token_usage_sum", "gen_ai_request_model", "gen_ai_token_type") == {
+        ("gpt-4o", "input"): 1000, ("gpt-4o", "output"): 200, ("gpt-4o-mini", "input"): 300,
+        ("gpt-4o-mini", "output"): 30, ("text-embedding-3-small", "input"): 55}
+    assert by(text, "genai_lens_cost_usd_total", "gen_ai_request_model") == pytest.approx({
+        ("gpt-4o",): cost("gpt-4o", input_tokens=1000, output_tokens=200),
+        ("gpt-4o-mini",): cost("gpt-4o-mini", input_tokens=300, output_tokens=30),
+        ("text-embedding-3-small",): cost("text-embedding-3-small", input_tokens=55)}, abs=1e-12)
 
 
 def test_a_resource_attribute_names_the_caller(exporter, official_openai):
