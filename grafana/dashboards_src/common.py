@@ -110,8 +110,11 @@ def variables(model_multi: bool = True) -> list:
 
 def dashboard(uid: str, title: str, description: str, tags: list[str], variables_list: list | None = None,
               time: tuple[str, str] = ("now-7d", "now")) -> db.Dashboard:
-    """A dashboard with the shared settings: UTC (F2), last 7 days, the shared variables (unless given)."""
-    return (db.Dashboard(title).uid(uid).description(description + "\n\nCovers: F2")
+    """A dashboard with the shared settings: UTC (F2), last 7 days, the shared variables (unless given).
+
+    Every dashboard reads only the series, whichever path made them: the SDK's metrics or the spans
+    of any other instrumentation on /v1/traces (B6, tests/integration/test_any_instrumentation.py)."""
+    return (db.Dashboard(title).uid(uid).description(description + "\n\nCovers: F2, B6")
             .tags(["genai-lens", *tags]).timezone("utc").time(*time)
             .refresh("1m").editable().tooltip(dm.DashboardCursorSync.CROSSHAIR)
             .variables(variables() if variables_list is None else variables_list)
