@@ -2,7 +2,7 @@
 
 ::
 
-    call = read_span(span, scope_name, resource_attributes, key_attributes=("genai_lens.api_key",))
+    call = read_span(span, resource_attributes, key_attributes=("genai_lens.api_key",))
     call.operation, call.provider, call.model, call.usage, call.duration, call.error_type
 
 ``ATTRIBUTES`` lists, per field, the span attribute keys that carry it, in the order they are tried,
@@ -115,7 +115,10 @@ class SpanCall:
     time_to_first_chunk: float | None = None
     service_tier: str | None = None
     api_key: str | None = None
-    web_search_calls: int = 0
+
+    @property
+    def web_search_calls(self) -> int:
+        return self.usage.web_search_calls if self.usage is not None else 0
 
 
 def _value(any_value):
@@ -181,7 +184,7 @@ def _provider(value: str) -> str:
     return value
 
 
-def read_span(span, scope_name: str, resource_attributes: dict, key_attributes=()) -> SpanCall | None:
+def read_span(span, resource_attributes: dict, key_attributes=()) -> SpanCall | None:
     """The GenAI call a span records, or None when it is not one (see the module docstring)."""
     found = _collect(span, _lookup(tuple(key_attributes)))
     provider = found.get("provider")
@@ -266,5 +269,4 @@ def read_span(span, scope_name: str, resource_attributes: dict, key_attributes=(
                 break
     return SpanCall(operation=operation, provider=_provider(str(provider[1])), model=str(model[1]), duration=duration,
                     usage=usage, error_type=error_type, stream=stream, time_to_first_chunk=ttfc,
-                    service_tier=str(tier[1]) if tier is not None else None, api_key=api_key,
-                    web_search_calls=usage.web_search_calls if usage else 0)
+                    service_tier=str(tier[1]) if tier is not None else None, api_key=api_key)

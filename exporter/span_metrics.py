@@ -37,25 +37,12 @@ __all__ = ["SpanConverter", "Converted"]
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 _BASE_CACHE = 10_000  # label sets whose base labels are cached (cleared when full)
 
-# (OpenTelemetry name, unit, description, bucket bounds) of the histograms, as the SDK declares them.
-_HISTOGRAMS = {
-    a.METRIC_OPERATION_DURATION: ("s", "GenAI operation duration.", a.DURATION_BUCKETS),
-    a.METRIC_TOKEN_USAGE: ("{token}", "Number of input and output tokens used (billable).", a.TOKEN_BUCKETS),
-    a.METRIC_TIME_TO_FIRST_CHUNK: ("s", "Time to receive the first chunk of a streaming response.", a.CHUNK_BUCKETS),
-    a.METRIC_THROUGHPUT: ("tokens/s", "Output tokens per second of generation time, per call.", a.THROUGHPUT_BUCKETS),
-}
-_SUMS = {
-    a.METRIC_COST: ("usd", "Cost of GenAI calls in US dollars, by cost type."),
-    a.METRIC_WEB_SEARCH_CALLS: ("{call}", "Web search tool invocations."),
-    a.METRIC_UNPRICED_REQUESTS: ("{request}", "Calls whose model has no known price."),
-}
-
 
 @dataclass
 class Converted:
     request: ExportMetricsServiceRequest
     spans: int = 0            # GenAI spans turned into points
-    skipped_own: int = 0      # spans of the genai-lens SDK (their metrics come on /v1/metrics)
+    skipped_own: int = 0      # spans of the genai-lens SDK's scope (their metrics come on /v1/metrics)
     rejected_spans: int = 0   # GenAI spans that could not be read (partial_success)
     errors: list[str] = field(default_factory=list)
 
@@ -115,31 +102,27 @@ class SpanConverter:
             resource_attributes = {kv.key: kv.value for kv in resource_spans.resource.attributes}
             histograms: dict[tuple, _Histogram] = {}
             sums: dict[tuple, float] = {}
-            bases: list[tuple] = []  # the label sets of this resource's points, by index
-            positions: dict[int, int] = {}  # id(label set) -> its index (bases keeps them alive)
             for scope_spans in resource_spans.scope_spans:
-                own = scope_spans.scope.name in SELF_SCOPES
+                if scope_spans.scope.name in SELF_SCOPES:  # counted by the SDK already: not even read
+                    converted.skipped_own += len(scope_spans.spans)
+                    continue
                 for span in scope_spans.spans:
                     try:
-                        call = read_span(span, scope_spans.scope.name, resource_attributes, self.key_attributes)
+                        call = read_span(span, resource_attributes, self.key_attributes)
                     except (ValueError, TypeError, OverflowError) as error:
                         converted.rejected_spans += 1
                         converted.errors.append(f"span {span.name!r}: {error}")
                         continue
                     if call is None:
                         continue
-                    if own:
-                        converted.skipped_own += 1
-                        continue
-                    self._points(call, histograms, sums, bases, positions)
+                    self._points(call, histograms, sums)
                     converted.spans += 1
             if histograms or sums:
-                self._emit(out, resource_spans.resource, histograms, sums, bases, now)
+                self._emit(out, resource_spans.resource, histograms, sums, now)
         return converted
 
-    def _base(self, call: SpanCall, bases: list, positions: dict) -> int:
-        """The index in ``bases`` of the sorted label pairs every point of the call has (the pairs are
-        cached: one billing look-up per label set; an index keys the sums faster than the pairs)."""
+    def _base(self, call: SpanCall) -> tuple:
+        """The sorted label pairs every point of the call has (cached: one billing look-up per label set)."""
         key = (call.operation, call.provider, call.model, call.api_key, bool(call.web_search_calls))
         base = self._bases.get(key)
         if base is None:
@@ -153,25 +136,21 @@ class SpanConverter:
             if len(self._bases) >= _BASE_CACHE:
                 self._bases.clear()
             self._bases[key] = base
-        index = positions.get(id(base))
-        if index is None:
-            index = positions[id(base)] = len(bases)
-            bases.append(base)
-        return index
+        return base
 
-    def _points(self, call: SpanCall, histograms: dict, sums: dict, bases: list, positions: dict) -> None:
+    def _points(self, call: SpanCall, histograms: dict, sums: dict) -> None:
         pricing = self.pricing
-        base = self._base(call, bases, positions)
+        base = self._base(call)
 
         def hist(metric: str, extra: tuple, value: float) -> None:
-            key = (metric, base, extra)
+            key = (metric, base + extra)
             entry = histograms.get(key)
             if entry is None:
-                entry = histograms[key] = _Histogram(_HISTOGRAMS[metric][2])
+                entry = histograms[key] = _Histogram(a.HISTOGRAM_BUCKETS[metric])
             entry.add(value)
 
         def add(metric: str, extra: tuple, value: float) -> None:
-            key = (metric, base, extra)
+            key = (metric, base + extra)
             sums[key] = sums.get(key, 0.0) + value
 
         hist(a.METRIC_OPERATION_DURATION, ((a.ERROR_TYPE, call.error_type),) if call.error_type else (), call.duration)
@@ -201,7 +180,7 @@ class SpanConverter:
         add(a.METRIC_COST, (source, (a.COST_TYPE, a.COST_OTHER)), cost.other)
 
     @staticmethod
-    def _emit(out, resource, histograms: dict, sums: dict, bases: list, now: int) -> None:
+    def _emit(out, resource, histograms: dict, sums: dict, now: int) -> None:
         resource_metrics = out.resource_metrics.add()
         resource_metrics.resource.CopyFrom(resource)
         scope_metrics = resource_metrics.scope_metrics.add()
@@ -214,18 +193,14 @@ class SpanConverter:
                 found = metrics[name] = scope_metrics.metrics.add(name=name, unit=unit, description=description)
             return found
 
-        for (name, base, extra), entry in histograms.items():
-            labels = bases[base] + extra
-            unit, description, bounds = _HISTOGRAMS[name]
-            m = metric(name, unit, description)
+        for (name, labels), entry in histograms.items():
+            m = metric(name, *a.INSTRUMENTS[name])
             m.histogram.aggregation_temporality = DELTA
             point = m.histogram.data_points.add(start_time_unix_nano=now, time_unix_nano=now, count=entry.count,
-                                                sum=entry.total, explicit_bounds=bounds, bucket_counts=entry.buckets)
+                                                sum=entry.total, explicit_bounds=entry.bounds, bucket_counts=entry.buckets)
             _attributes(point, labels)
-        for (name, base, extra), value in sums.items():
-            labels = bases[base] + extra
-            unit, description = _SUMS[name]
-            m = metric(name, unit, description)
+        for (name, labels), value in sums.items():
+            m = metric(name, *a.INSTRUMENTS[name])
             m.sum.aggregation_temporality = DELTA
             m.sum.is_monotonic = True
             point = m.sum.data_points.add(start_time_unix_nano=now, time_unix_nano=now)

@@ -81,3 +81,24 @@ DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 CHUNK_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 THROUGHPUT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+# Every instrument: (unit, description), and the bucket boundaries of the histograms. The SDK
+# creates its instruments from these and the exporter's span converter writes the same, so the
+# series of a span and of an SDK call are one family.
+INSTRUMENTS = {
+    METRIC_OPERATION_DURATION: ("s", "GenAI operation duration."),
+    METRIC_TOKEN_USAGE: ("{token}", "Number of input and output tokens used (billable)."),
+    METRIC_TIME_TO_FIRST_CHUNK: ("s", "Time to receive the first chunk of a streaming response."),
+    METRIC_TIME_PER_OUTPUT_CHUNK: ("s", "Time between consecutive output chunks of a streaming response."),
+    METRIC_THROUGHPUT: ("tokens/s", "Output tokens per second of generation time, per call."),
+    METRIC_COST: ("usd", "Cost of GenAI calls in US dollars, by cost type."),
+    METRIC_WEB_SEARCH_CALLS: ("{call}", "Web search tool invocations."),
+    METRIC_UNPRICED_REQUESTS: ("{request}", "Calls whose model has no known price."),
+}
+HISTOGRAM_BUCKETS = {
+    METRIC_OPERATION_DURATION: DURATION_BUCKETS,
+    METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
+    METRIC_TIME_TO_FIRST_CHUNK: CHUNK_BUCKETS,
+    METRIC_TIME_PER_OUTPUT_CHUNK: CHUNK_BUCKETS,
+    METRIC_THROUGHPUT: THROUGHPUT_BUCKETS,
+}

@@ -45,30 +45,29 @@ class Instruments:
         self.queue = RecordQueue(self.record, queue_limit)
         meter = metrics.get_meter("sdk_instrumentation", __version__, meter_provider,
                                   schema_url="https://opentelemetry.io/schemas/1.37.0")
-        self.duration = meter.create_histogram(
-            a.METRIC_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=list(a.DURATION_BUCKETS))
-        self.token_usage = meter.create_histogram(
-            a.METRIC_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used (billable).",
-            explicit_bucket_boundaries_advisory=list(a.TOKEN_BUCKETS))
-        self.time_to_first_chunk = meter.create_histogram(
-            a.METRIC_TIME_TO_FIRST_CHUNK, unit="s", description="Time to receive the first chunk of a streaming response.",
-            explicit_bucket_boundaries_advisory=list(a.CHUNK_BUCKETS))
-        self.time_per_output_chunk = meter.create_histogram(
-            a.METRIC_TIME_PER_OUTPUT_CHUNK, unit="s", description="Time between consecutive output chunks of a streaming response.",
-            explicit_bucket_boundaries_advisory=list(a.CHUNK_BUCKETS))
-        self.throughput = meter.create_histogram(
-            a.METRIC_THROUGHPUT, unit="tokens/s", description="Output tokens per second of generation time, per call.",
-            explicit_bucket_boundaries_advisory=list(a.THROUGHPUT_BUCKETS))
+
+        def histogram(name: str):
+            unit, description = a.INSTRUMENTS[name]
+            return meter.create_histogram(name, unit=unit, description=description,
+                                          explicit_bucket_boundaries_advisory=list(a.HISTOGRAM_BUCKETS[name]))
+
+        self.duration = histogram(a.METRIC_OPERATION_DURATION)
+        self.token_usage = histogram(a.METRIC_TOKEN_USAGE)
+        self.time_to_first_chunk = histogram(a.METRIC_TIME_TO_FIRST_CHUNK)
+        self.time_per_output_chunk = histogram(a.METRIC_TIME_PER_OUTPUT_CHUNK)
+        self.throughput = histogram(a.METRIC_THROUGHPUT)
+
         # Each counter's collect callback applies the queued calls first (whichever runs first
         # drains; the SDK runs every callback before it reads the histograms' storages).
         drain = self.queue.drain
-        self.cost = SummedCounter(
-            meter, a.METRIC_COST, before_observe=drain, unit="usd", description="Cost of GenAI calls in US dollars, by cost type.")
-        self.web_search_calls = SummedCounter(
-            meter, a.METRIC_WEB_SEARCH_CALLS, before_observe=drain, unit="{call}", description="Web search tool invocations.")
-        self.unpriced_requests = SummedCounter(
-            meter, a.METRIC_UNPRICED_REQUESTS, before_observe=drain, unit="{request}", description="Calls whose model has no known price.")
+
+        def counter(name: str) -> SummedCounter:
+            unit, description = a.INSTRUMENTS[name]
+            return SummedCounter(meter, name, before_observe=drain, unit=unit, description=description)
+
+        self.cost = counter(a.METRIC_COST)
+        self.web_search_calls = counter(a.METRIC_WEB_SEARCH_CALLS)
+        self.unpriced_requests = counter(a.METRIC_UNPRICED_REQUESTS)
 
     def record(self, call) -> None:
         """Every metric of one finished ``telemetry.Call`` (run by ``queue.drain``)."""

@@ -9,7 +9,7 @@ provider, model or key filters: only ``$budget``.
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
-from .common import DS, bargauge_panel, dashboard, lines_panel, q, row, table_panel
+from .common import DS, bargauge_panel, dashboard, datasource_variable, lines_panel, q, row, table_panel
 
 UID = "genai-lens-budgets"
 BUDGET = "genai_lens_budget"
@@ -36,8 +36,7 @@ RATE_1D = _budget("budget:genai_lens_budget_spent_usd:rate1d")
 
 def variables() -> list:
     return [
-        db.DatasourceVariable("datasource").label("Data source").type("prometheus")
-        .current(dm.VariableOption(text="Prometheus", value="prometheus")),
+        datasource_variable(),
         db.QueryVariable("budget").label("Budget")
         .description("Covers: B1. The budgets the exporter serves (its budgets setting).")
         .datasource(DS).query(f"label_values(genai_lens_budget_usd, {BUDGET})")

@@ -78,6 +78,12 @@ def describe(text: str, covers: list[str]) -> str:
 
 # ---------------------------------------------------------------- variables
 
+def datasource_variable() -> db.DatasourceVariable:
+    """``$datasource``: the Prometheus data source every panel queries (default uid ``prometheus``)."""
+    return (db.DatasourceVariable("datasource").label("Data source").type("prometheus")
+            .current(dm.VariableOption(text="Prometheus", value=DATASOURCE_UID)))
+
+
 def variables(model_multi: bool = True) -> list:
     """The $datasource variable and the filters F1, F3-F6."""
     def label_var(name: str, label: str, metric_label: str, covers: str, depends: str = ""):
@@ -92,8 +98,7 @@ def variables(model_multi: bool = True) -> list:
                 .current(dm.VariableOption(text="All", value="$__all")))
 
     return [
-        db.DatasourceVariable("datasource").label("Data source").type("prometheus")
-        .current(dm.VariableOption(text="Prometheus", value=DATASOURCE_UID)),
+        datasource_variable(),
         db.CustomVariable("granularity").label("Granularity")
         .description("Covers: F1. Bucket size of the bar charts and period tables.")
         .values("Hour : 1h,Day : 1d,Week : 1w,Month : 30d")

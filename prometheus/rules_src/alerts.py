@@ -5,12 +5,13 @@ subscription usage is prepaid. Each alert carries a ``severity`` label and
 ``summary``, a templated ``description`` and ``runbook_url`` annotations.
 """
 
+from .recording import BUDGET  # a budget's identity on its series
+
 # Spend alerts read the raw counter rather than the recorded rate1h/rate1d series: alert and
 # recording groups run concurrently, so a recorded input can lag one evaluation (and vanish
 # from an instant query if the interval exceeds the 5m lookback); the raw form also lets
 # "offset 1d/1w" work from the first day the counter has history.
 PAYG_COST = 'genai_lens_cost_usd_total{genai_lens_billing="payg"}'
-BUDGET = "genai_lens_budget, period"  # a budget's identity on its series
 
 
 def _payg_rate(window: str, offset: str = "") -> str:

@@ -86,6 +86,28 @@ def cost(model: str, provider: str = "openai", **usage) -> float:
 
 # ------------------------------------------------------------------ the official instrumentation, end to end
 
+def openai_calls(provider_url: str, cached_tokens: int = 0, embeddings: bool = False) -> None:
+    """Through the real ``openai`` client: gpt-4o 1000 in (``cached_tokens`` of them cached) / 200 out;
+    a gpt-4o-mini stream of 300 / 30 with its usage; a 429 on gpt-4o; text-embedding-3-small 55 in."""
+    import openai
+
+    client = openai.OpenAI(base_url=provider_url + "/v1", api_key="sk-traced-0000000000000000", max_retries=0)
+    hi = [{"role": "user", "content": "hi"}]
+    headers = {"x-fake-input-tokens": "1000", "x-fake-output-tokens": "200"}
+    if cached_tokens:
+        headers["x-fake-cached-tokens"] = str(cached_tokens)
+    client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers=headers)
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=hi, stream=True, stream_options={"include_usage": True},
+        extra_headers={"x-fake-input-tokens": "300", "x-fake-output-tokens": "30", "x-fake-chunks": "3"})
+    for _ in stream:
+        pass
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers={"x-fake-fault": "429"})
+    if embeddings:
+        client.embeddings.create(model="text-embedding-3-small", input="x", extra_headers={"x-fake-input-tokens": "55"})
+
+
 @pytest.fixture
 def traced():
     """``traced(instrumentor, endpoint, service, resource_attributes, **instrument_options)``: a third-party
@@ -119,23 +141,10 @@ def official_openai(traced):
 
 
 def test_official_openai_spans_become_priced_series(exporter, official_openai):
-    import openai
-
     server = exporter()
     provider = official_openai(server.url)
     with LocalServer(FakeProvider().app) as fake:
-        client = openai.OpenAI(base_url=fake.url + "/v1", api_key="sk-traced-0000000000000000", max_retries=0)
-        hi = [{"role": "user", "content": "hi"}]
-        client.chat.completions.create(model="gpt-4o", messages=hi,
-                                       extra_headers={"x-fake-input-tokens": "1000", "x-fake-output-tokens": "200"})
-        stream = client.chat.completions.create(
-            model="gpt-4o-mini", messages=hi, stream=True, stream_options={"include_usage": True},
-            extra_headers={"x-fake-input-tokens": "300", "x-fake-output-tokens": "30", "x-fake-chunks": "3"})
-        for _ in stream:
-            pass
-        with pytest.raises(openai.RateLimitError):
-            client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers={"x-fake-fault": "429"})
-        client.embeddings.create(model="text-embedding-3-small", input="x", extra_headers={"x-fake-input-tokens": "55"})
+        openai_calls(fake.url, embeddings=True)
     assert provider.force_flush(10_000)
     text = server.metrics()
 
@@ -219,22 +228,10 @@ def openllmetry_openai(traced):
 
 
 def test_openllmetry_spans_become_priced_series(exporter, openllmetry_openai):
-    import openai
-
     server = exporter()
     provider = openllmetry_openai(server.url)
     with LocalServer(FakeProvider().app) as fake:
-        client = openai.OpenAI(base_url=fake.url + "/v1", api_key="sk-traced-0000000000000000", max_retries=0)
-        hi = [{"role": "user", "content": "hi"}]
-        client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers={
-            "x-fake-input-tokens": "1000", "x-fake-output-tokens": "200", "x-fake-cached-tokens": "800"})
-        stream = client.chat.completions.create(
-            model="gpt-4o-mini", messages=hi, stream=True, stream_options={"include_usage": True},
-            extra_headers={"x-fake-input-tokens": "300", "x-fake-output-tokens": "30", "x-fake-chunks": "3"})
-        for _ in stream:
-            pass
-        with pytest.raises(openai.RateLimitError):
-            client.chat.completions.create(model="gpt-4o", messages=hi, extra_headers={"x-fake-fault": "429"})
+        openai_calls(fake.url, cached_tokens=800)
     assert provider.force_flush(10_000)
     text = server.metrics()
     calls = by(text, "gen_ai_client_operation_duration_seconds_count", "gen_ai_request_model", "error_type")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import grafana_view
-from tests.integration.test_dashboards_prometheus import ALL_FILTERS, BARS, expectations, seconds
+from tests.integration.test_dashboards_prometheus import ALL_FILTERS, BARS, budget_spend, expectations, seconds
 from tests.workload_expectations import total
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,9 +136,9 @@ def test_budgets(shown, live):
     the forecast, days left and burn rate in their units; the burn-down's lines per budget ending at
     amount - spent."""
     result = shown[("all-1d", "genai-lens-budgets")]
-    amounts = {"all-spend-monthly": 1000.0, "team-search-daily": 20.0}
-    spent = {"all-spend-monthly": total(live.records, "cost")[()],
-             "team-search-daily": total(live.records, "cost", genai_lens_api_key="team-search")[()]}
+    spend = budget_spend(live.records)
+    amounts = {name: amount for name, (_, amount, _) in spend.items()}
+    spent = {name: used for name, (_, _, used) in spend.items()}
     table = result.panel("Budgets")["shown"]
     assert table["columns"] == ["Budget", "Period", "Amount", "Spent", "Used", "Forecast at period end",
                                 "Days left at this rate", "Burn rate (1h)"]

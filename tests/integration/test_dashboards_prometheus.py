@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from grafana.dashboards_src.queries import ALL, iter_queries, substitute
 from tests.grafana.test_dashboards import all_expressions, names_in
 from tests.integration.conftest import History
-from tests.integration.pipeline import JOB, RULE_FILES, SCRAPE_INTERVAL_S
+from tests.integration.pipeline import BUDGETS, JOB, RULE_FILES, SCRAPE_INTERVAL_S
 from tests.workload_expectations import total
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,6 +162,12 @@ def served_sum(text: str, name: str, by: tuple = (), succeeded: bool = False) ->
 
 # ------------------------------------------------------------------ the exact numbers
 
+def budget_spend(records) -> dict[str, tuple[str, float, float]]:
+    """``{budget name: (period, amount, what the workload spent against it)}`` for pipeline.BUDGETS."""
+    return {b["name"]: (b["period"], float(b["amount_usd"]), total(records, "cost", **b["match"]).get((), 0.0))
+            for b in BUDGETS}
+
+
 def expectations(live) -> dict[tuple, dict]:
     """``{(dashboard uid, panel title, ref id): {label pairs: value}}`` for cards, tables, pies, bar gauges."""
     r = live.records
@@ -263,17 +269,16 @@ def expectations(live) -> dict[tuple, dict]:
         ("genai-lens-model", "Model average throughput", "A"): avg(throughput),
     }
     # Budgets (pipeline.BUDGETS): amounts, and what the workload spent against each; no alert fires.
-    amounts = {"all-spend-monthly": 1000.0, "team-search-daily": 20.0}
-    periods = {"all-spend-monthly": "month", "team-search-daily": "day"}
-    spent = {"all-spend-monthly": cost[()], "team-search-daily": t("cost", genai_lens_api_key="team-search")[()]}
+    spend = budget_spend(r)
 
-    def per_budget(values):
-        return {(("genai_lens_budget", name), ("period", periods[name])): value for name, value in values.items()}
+    def per_budget(value):
+        return {(("genai_lens_budget", name), ("period", period)): value(amount, spent)
+                for name, (period, amount, spent) in spend.items()}
 
-    used = per_budget({name: spent[name] / amounts[name] for name in amounts})
+    used = per_budget(lambda amount, spent: spent / amount)
     budgets = {
-        ("genai-lens-budgets", "Budgets", "A"): per_budget(amounts),
-        ("genai-lens-budgets", "Budgets", "B"): per_budget(spent),
+        ("genai-lens-budgets", "Budgets", "A"): per_budget(lambda amount, spent: amount),
+        ("genai-lens-budgets", "Budgets", "B"): per_budget(lambda amount, spent: spent),
         ("genai-lens-budgets", "Budgets", "C"): used,
         ("genai-lens-budgets", "Share of budget used", "A"): used,
         ("genai-lens-budgets", "Firing budget alerts", "A"): {},
@@ -418,7 +423,7 @@ def test_variable_options_list_what_the_workload_used(live):
                               params={"match[]": selector, "start": live.started, "end": live.now}).json()
             assert body["status"] == "success"
             if label == "genai_lens_budget":  # the budgets dashboard: the budgets the exporter serves
-                assert set(body["data"]) == {"all-spend-monthly", "team-search-daily"}
+                assert set(body["data"]) == {b["name"] for b in BUDGETS} == {"all-spend-monthly", "team-search-daily"}
                 continue
             assert set(body["data"]) == {r.labels[label] for r in live.records if r.metric == "calls"}, variable["name"]
     client.close()
@@ -468,8 +473,7 @@ def test_recording_rules_have_results_and_every_rule_is_healthy(live):
     assert [float(r["value"][1]) for r in up] == [1.0]
     # the budgets' share spent: the workload's whole cost, and team-search's, of their amounts
     ratio = vector(live.prom.query("budget:genai_lens_budget_spent:ratio", time=live.now))
-    spent = {"all-spend-monthly": total(live.records, "cost")[()] / 1000,
-             "team-search-daily": total(live.records, "cost", genai_lens_api_key="team-search")[()] / 20}
+    spent = {name: used / amount for name, (_, amount, used) in budget_spend(live.records).items()}
     assert {dict(k)["genai_lens_budget"]: v for k, v in ratio.items()} == pytest.approx(spent, rel=1e-9)
 
 
