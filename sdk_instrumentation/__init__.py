@@ -12,6 +12,7 @@ no code at all: ``opentelemetry-instrument python app.py`` (entry points
 """
 
 from .api_keys import ApiKeyLabeler, fingerprint, redact
+from .exemplars import exemplar_views
 from .google_genai_instrumentor import GoogleGenAIInstrumentor
 from .openai_instrumentor import OpenAIInstrumentor
 from .setup import Configured, configure, instrument, instrument_client, uninstrument
@@ -29,6 +30,7 @@ __all__ = [
     "Usage",
     "__version__",
     "configure",
+    "exemplar_views",
     "fingerprint",
     "instrument",
     "instrument_client",

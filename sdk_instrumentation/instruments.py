@@ -7,7 +7,8 @@ A finished call is queued on the app's thread and turned into its histogram
 records and counter increments by ``record`` on the metric reader's thread
 (``deferred``); counters are summed in-process (``counters``). Both keep the
 OpenTelemetry SDK's per-measurement work off the app's call path; the data
-exported is the same.
+exported is the same. Each record carries the call's span context, so the
+points' exemplars name the calls' traces (``exemplars``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from opentelemetry import metrics
 from . import attributes as a
 from .counters import SummedCounter
 from .deferred import RecordQueue
+from .exemplars import call_context
 from .version import __version__
 
 __all__ = ["Instruments"]
@@ -70,7 +72,9 @@ class Instruments:
         self.unpriced_requests = counter(a.METRIC_UNPRICED_REQUESTS)
 
     def record(self, call) -> None:
-        """Every metric of one finished ``telemetry.Call`` (run by ``queue.drain``)."""
+        """Every metric of one finished ``telemetry.Call`` (run by ``queue.drain``), each with the
+        call's span as its context, for exemplars (``exemplars``)."""
+        context = call_context(call.span_context)
         attrs = {
             a.OPERATION_NAME: call.operation,
             a.PROVIDER_NAME: call.provider,
@@ -83,34 +87,35 @@ class Instruments:
         if call.extra:
             attrs.update(call.extra)
         if call.error_type is None:
-            self.duration.record(call.duration, attrs)
+            self.duration.record(call.duration, attrs, context)
         else:
-            self.duration.record(call.duration, {**attrs, a.ERROR_TYPE: call.error_type})
+            self.duration.record(call.duration, {**attrs, a.ERROR_TYPE: call.error_type}, context)
         if call.stream and call.first_chunk_at is not None:
-            self.time_to_first_chunk.record(call.first_chunk_at - call.started_at, attrs)
+            self.time_to_first_chunk.record(call.first_chunk_at - call.started_at, attrs, context)
+            record = self.time_per_output_chunk.record
             for gap in call.chunk_gaps:
-                self.time_per_output_chunk.record(gap, attrs)
+                record(gap, attrs, context)
         usage = call.usage
         if usage is None:
             reason = call.unpriced_reason  # answered, but with no usage: unpriced, never free
             if reason is not None:
-                self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: reason})
+                self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: reason}, context)
             return
-        self.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT})
+        self.token_usage.record(usage.input_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_INPUT}, context)
         if call.operation != "embeddings":
-            self.token_usage.record(usage.output_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_OUTPUT})
+            self.token_usage.record(usage.output_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_OUTPUT}, context)
         if usage.web_search_calls:
-            self.web_search_calls.add(usage.web_search_calls, attrs)
+            self.web_search_calls.add(usage.web_search_calls, attrs, context)
         if call.throughput is not None:
-            self.throughput.record(call.throughput, attrs)
+            self.throughput.record(call.throughput, attrs, context)
         if not call.priced:  # pricing raised: no cost, and not "unpriced" either
             return
         cost = call.cost
         if cost is None:
-            self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: call.unpriced_reason})
+            self.unpriced_requests.add(1, {**attrs, a.UNPRICED_REASON: call.unpriced_reason}, context)
         else:
             add = self.cost.add
             source = cost.source
-            add(cost.input, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_INPUT})
-            add(cost.output, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_OUTPUT})
-            add(cost.other, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_OTHER})
+            add(cost.input, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_INPUT}, context)
+            add(cost.output, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_OUTPUT}, context)
+            add(cost.other, {**attrs, a.COST_SOURCE: source, a.COST_TYPE: a.COST_OTHER}, context)

@@ -10,7 +10,8 @@ or, for one client only, with its own alias and attributes::
 
 ``configure()`` sets global tracer and meter providers with OTLP/HTTP exporters
 and delta temporality for metrics (what the genai-lens exporter wants: any
-replica can take any batch). ``endpoint`` is where metrics go (the exporter);
+replica can take any batch), and exemplars linking each metric point to the
+span of a call that made it (``exemplars``). ``endpoint`` is where metrics go (the exporter);
 spans go to ``traces_endpoint``, or wherever the standard
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` say,
 and nowhere if none is set or ``OTEL_TRACES_EXPORTER=none``. Without ``endpoint`` the metrics exporter reads the
@@ -33,6 +34,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from .api_keys import ApiKeyLabeler, load_aliases
 from .client_options import ClientOptions, set_options
+from .exemplars import exemplar_views
 from .telemetry import Telemetry
 from .wrappers import telemetry_from
 
@@ -130,7 +132,7 @@ def configure(*, endpoint: str | None = None, traces_endpoint: str | None = None
     reader = PeriodicExportingMetricReader(
         metric_exporter, export_interval_millis=interval * 1000 if interval is not None else None,
         export_timeout_millis=export_timeout_seconds * 1000)
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader], views=exemplar_views())
     meter_provider.get_meter("sdk_instrumentation.delivery").create_observable_counter(
         DROPPED_POINTS, callbacks=[metric_exporter.observe_dropped], unit="{point}",
         description="Metric data points the SDK dropped undelivered, by reason (max_points, max_age, rejected).")

@@ -17,7 +17,8 @@ what the response said, and ends it once::
 ``end()`` is idempotent: the span ends and the metrics are recorded exactly once,
 whichever of a full iteration, ``close()``, an error or garbage collection gets
 there first. The span ends on the caller's thread; the metrics are queued and
-recorded on the metric reader's thread at its next collection (``deferred``).
+recorded on the metric reader's thread at its next collection (``deferred``),
+with the span's context kept for their exemplars (``exemplars``).
 Every method swallows its own errors (see ``safety``).
 """
 
@@ -117,7 +118,7 @@ class Call:
         "response_model", "response_id", "finish_reasons", "usage", "output_messages",
         "started_at", "first_chunk_at", "last_chunk_at", "chunk_gaps", "finished_at", "duration",
         "error_type", "billing", "cost", "priced", "throughput", "ended", "span", "span_ended", "service_tier",
-        "service_tier_attribute",
+        "service_tier_attribute", "span_context",
     )
 
     def __init__(self, telemetry: Telemetry, operation: str, provider: str, request_model: str, key_label: str,
@@ -143,7 +144,7 @@ class Call:
         self.billing = a.BILLING_PAYG
         self.priced = False
         self.ended = self.span_ended = False
-        self.span = None
+        self.span = self.span_context = None
         self.started_at = time.monotonic()
         try:
             attrs = {
@@ -224,6 +225,11 @@ class Call:
                 span.end()
             except Exception as exc:  # noqa: BLE001
                 log_once("span.end", exc)
+        if span is not None:  # the metrics' exemplars point at this span
+            try:
+                self.span_context = span.get_span_context()
+            except Exception as exc:  # noqa: BLE001
+                log_once("span.context", exc)
         self.span = self.output_messages = None  # what the queue holds stays small
         try:
             self.telemetry.instruments.queue.put(self)

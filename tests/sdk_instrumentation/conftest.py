@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from sdk_instrumentation.api_keys import ApiKeyLabeler
+from sdk_instrumentation.exemplars import exemplar_views
 from sdk_instrumentation.fake_provider import FakeProvider
 from sdk_instrumentation.local_server import LocalServer
 from sdk_instrumentation.pricing import Pricing
@@ -23,12 +24,15 @@ GEMINI_KEY = "AIzaTestSecret0123456789abcdef"
 class Otel:
     """In-memory spans and (cumulative) metrics, with small readers for assertions."""
 
-    def __init__(self, capture_content: bool = False, labeler: ApiKeyLabeler | None = None, pricing=None):
+    def __init__(self, capture_content: bool = False, labeler: ApiKeyLabeler | None = None, pricing=None,
+                 sampler=None, views=None):
         self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
+        self.tracer_provider = TracerProvider(sampler=sampler) if sampler is not None else TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        # As configure() sets it up: the summed counters' exemplars carry the call's increment.
+        self.meter_provider = MeterProvider(metric_readers=[self.reader],
+                                            views=exemplar_views() if views is None else views)
         self.telemetry = Telemetry(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider,
                                    pricing=pricing or Pricing(), labeler=labeler, capture_content=capture_content)
 
