@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hold_seconds=settings.new_series_hold_seconds,
         stream_ttl=settings.stream_ttl_seconds,
         max_streams=settings.max_streams,
+        exemplars=settings.exemplars,
         budgets=settings.budgets,
         label_value_limits=settings.label_value_limits,
     )

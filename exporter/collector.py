@@ -9,7 +9,9 @@ family (HELP from the OpenTelemetry description, TYPE, UNIT in OpenMetrics)
 plus the exporter's own ``genai_lens_exporter_*`` gauges and counters derived
 from the store. ``render`` picks the text format or OpenMetrics from the
 scraper's ``Accept`` header with ``prometheus_client``'s own encoders.
-``_created`` samples (when the series was first seen) appear only in
+Exemplars (``trace_id``, ``span_id``, value, time) appear on counter and
+histogram bucket samples in OpenMetrics only: the text format has no place for
+them. ``_created`` samples (when the series was first seen) appear only in
 OpenMetrics and only when ``created_timestamps`` is on: Prometheus 2.x stores
 them as separate ``*_created`` series; newer ones can use them as created
 timestamps.
@@ -21,7 +23,7 @@ import contextvars
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.samples import Sample
+from prometheus_client.samples import Exemplar, Sample, Timestamp
 from prometheus_client.utils import floatToGoString
 
 from .store import Store
@@ -66,13 +68,14 @@ class StoreCollector:
         self.created_timestamps = created_timestamps
 
     def collect(self):
-        created = self.created_timestamps and _openmetrics.get()
+        openmetrics = _openmetrics.get()
+        created = self.created_timestamps and openmetrics
         store = self.store
         families = []
         with store.lock:
             store.release_held()
             for family in store.families_by_name.values():
-                families.append(self._family(family, created))
+                families.append(self._family(family, created, openmetrics and store.exemplars))
             series_gauge = GaugeMetricFamily(
                 "genai_lens_exporter_series", "Series held, per metric (the overflow series included).", labels=["metric"]
             )
@@ -124,7 +127,7 @@ class StoreCollector:
         yield from (series_gauge, overflow, received, rejected, streams)
 
     @staticmethod
-    def _family(family, created: bool) -> Metric:
+    def _family(family, created: bool, exemplars: bool = False) -> Metric:
         name = family.name
         metric = Metric(name, family.help, family.kind, family.unit)
         samples = metric.samples
@@ -136,7 +139,10 @@ class StoreCollector:
             created_name = name + "_created"
             for series in rows:
                 labels = dict(series.key)
-                samples.append(Sample(total, labels, 0.0 if series.held else series.value, None, None))
+                exemplar = None
+                if exemplars and series.exemplars and not series.held:
+                    exemplar = _exemplar(series.exemplars[0])
+                samples.append(Sample(total, labels, 0.0 if series.held else series.value, None, exemplar))
                 if created:
                     samples.append(Sample(created_name, labels, series.created, None, None))
         elif family.kind == "gauge":
@@ -149,16 +155,27 @@ class StoreCollector:
             for series in rows:
                 labels = dict(series.key)
                 held = series.held
+                kept = series.exemplars if exemplars and not held else None
                 running = 0
-                for le, count in zip(les, series.counts):
+                for i, (le, count) in enumerate(zip(les, series.counts)):
                     if not held:
                         running += count
-                    samples.append(Sample(bucket_name, {**labels, "le": le}, running, None, None))
+                    exemplar = _exemplar(kept[i]) if kept is not None and kept[i] is not None else None
+                    samples.append(Sample(bucket_name, {**labels, "le": le}, running, None, exemplar))
                 samples.append(Sample(count_name, labels, running, None, None))
                 samples.append(Sample(sum_name, labels, 0.0 if held else series.sum, None, None))
                 if created:
                     samples.append(Sample(created_name, labels, series.created, None, None))
         return metric
+
+
+def _exemplar(kept) -> Exemplar | None:
+    """An OpenMetrics exemplar from a kept ``(trace id, span id, value, time)``; Grafana links
+    ``trace_id`` to the trace."""
+    if kept is None:
+        return None
+    trace_id, span_id, value, at = kept
+    return Exemplar({"trace_id": trace_id, "span_id": span_id}, value, Timestamp(at // 1_000_000_000, at % 1_000_000_000))
 
 
 def render(collectors, accept: str | None, created_timestamps: bool = False) -> tuple[bytes, str]:

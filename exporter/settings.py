@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     """Serve ``_created`` samples in OpenMetrics responses (never in the text format). Off by
     default: Prometheus 2.x stores them as extra ``*_created`` series."""
 
+    exemplars: bool = True
+    """Keep the exemplars OTLP points carry (trace and span ids; the latest per histogram bucket and
+    one per counter series) and serve them in OpenMetrics responses, for Prometheus's exemplar
+    storage and Grafana's links to traces. Off: dropped on arrival."""
+
     stream_ttl_seconds: float = Field(3600.0, gt=0)
     """Cumulative streams unseen this long are forgotten (their series stay)."""
     max_streams: int = Field(200_000, ge=1)

@@ -25,6 +25,12 @@
   ``hold_seconds`` and for at least one scrape, while its increments
   accumulate. Prometheus then sees ``0`` before the first real value, so
   ``increase()`` and ``rate()`` count a new series' first increments.
+* Exemplars (``exemplars=True``): a point's OTLP exemplars that name a span
+  (16-byte trace id, 8-byte span id, a finite value) are kept, the latest per
+  histogram bucket (by value, ``le``) and one per counter series: at most
+  buckets + 1 per series, served in OpenMetrics (``Series.exemplars``, items
+  ``(trace id hex, span id hex, value, time in Unix nanoseconds)``). They are not part
+  of the snapshot: after a restart they come back with the next calls.
 
 Everything is guarded by ``store.lock`` (a ``threading.Lock``).
 """
@@ -32,6 +38,7 @@ Everything is guarded by ``store.lock`` (a ``threading.Lock``).
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import math
 import operator
@@ -106,10 +113,11 @@ class Series:
     """One label set: a counter or gauge ``value``, or histogram ``counts`` (per bucket, not
     cumulative) and ``sum``. ``held`` series render as zero; see the module docstring."""
 
-    __slots__ = ("key", "value", "counts", "sum", "created", "hold_until", "held", "served")
+    __slots__ = ("key", "value", "counts", "sum", "created", "hold_until", "held", "served", "exemplars")
 
     def __init__(self, key: tuple, created: float, buckets: int = 0, hold_until: float = 0.0):
         self.key = key
+        self.exemplars: list | None = None  # one slot per bucket (histograms) or one (counters)
         self.value = 0.0
         self.counts = [0] * buckets if buckets else None
         self.sum = 0.0
@@ -172,6 +180,36 @@ def _finite(value: float) -> bool:
     return value - value == 0.0  # False for NaN and infinities, fast
 
 
+_TRACE_ID_ZERO = bytes(16)
+_SPAN_ID_ZERO = bytes(8)
+
+
+def _keep_exemplars(series: Series, exemplars, bounds: tuple | None, now: float) -> None:
+    """Keep the exemplars that name a span: the latest per bucket of ``bounds`` (a histogram) or
+    the latest (a counter, ``bounds`` None). Others are ignored, never an error."""
+    slots = series.exemplars
+    if slots is None:
+        slots = series.exemplars = [None] * (len(bounds) + 1 if bounds is not None else 1)
+    for exemplar in exemplars:
+        trace_id, span_id = exemplar.trace_id, exemplar.span_id
+        if len(trace_id) != 16 or len(span_id) != 8 or trace_id == _TRACE_ID_ZERO or span_id == _SPAN_ID_ZERO:
+            continue
+        which = exemplar.WhichOneof("value")
+        if which == "as_double":
+            value = exemplar.as_double
+            if not _finite(value):
+                continue
+        elif which == "as_int":
+            value = float(exemplar.as_int)
+        else:
+            continue
+        at = exemplar.time_unix_nano or int(now * 1e9)
+        index = bisect.bisect_left(bounds, value) if bounds is not None else 0
+        kept = slots[index]
+        if kept is None or at >= kept[3]:
+            slots[index] = (trace_id.hex(), span_id.hex(), value, at)
+
+
 class Store:
     """Thread-safe aggregation of OTLP metric points into Prometheus series."""
 
@@ -188,6 +226,7 @@ class Store:
         max_streams: int = 200_000,
         budgets=(),
         label_value_limits=None,
+        exemplars: bool = True,
         clock=time.time,
     ):
         self.series_limit = series_limit
@@ -198,6 +237,7 @@ class Store:
         self.hold_seconds = hold_seconds
         self.stream_ttl = stream_ttl
         self.max_streams = max_streams
+        self.exemplars = exemplars
         self.clock = clock
         self.lock = threading.Lock()
         self.families_by_name: dict[str, Family] = {}
@@ -451,6 +491,8 @@ class Store:
                 series.value += delta
                 if self._budgeted and family.name == COST_FAMILY and monotonic:
                     self.budgets.add(key, delta, now)
+                if monotonic and point.exemplars and self.exemplars:
+                    _keep_exemplars(series, point.exemplars, None, now)
             result.accepted += 1
 
     def _histogram_points(self, family, otel_name, points, temporality, resource, stream_prefix, now, result):
@@ -510,6 +552,8 @@ class Store:
                 if c:
                     series_counts[i] += c
             series.sum += delta_sum
+            if point.exemplars and self.exemplars:
+                _keep_exemplars(series, point.exemplars, family.bounds, now)
             result.accepted += 1
 
     def _sweep_streams(self, now: float) -> None:

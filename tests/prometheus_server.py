@@ -11,6 +11,7 @@
     with PrometheusServer(config, rule_files=["prometheus/rules.yml"]) as prom:
         prom.wait_for_targets_up()
         prom.query("up")                             # the ``result`` list of an instant query
+        prom.query_exemplars("x_bucket", start, end) # with extra_args=["--enable-feature=exemplar-storage"]
         prom.wait_until("sum(up)", lambda r: r and float(r[0]["value"][1]) == 1)
 
 Every wait is bounded (``timeout`` seconds) and raises ``TimeoutError`` with
@@ -76,6 +77,11 @@ class PrometheusServer(LocalDaemon):
     def query_range(self, expr: str, start: float, end: float, step: float) -> list:
         """A range query; returns the ``result`` list (matrix entries have ``metric`` and ``values``)."""
         return self._api("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step})["result"]
+
+    def query_exemplars(self, expr: str, start: float, end: float) -> list:
+        """``/api/v1/query_exemplars`` (needs ``--enable-feature=exemplar-storage``): one entry per series,
+        with ``seriesLabels`` and ``exemplars`` (``labels``, ``value``, ``timestamp``)."""
+        return self._api("/api/v1/query_exemplars", {"query": expr, "start": start, "end": end})
 
     def targets(self) -> list:
         return self._api("/api/v1/targets", {})["activeTargets"]

@@ -38,6 +38,7 @@ COST = "genai_lens_cost_usd_total"
 TOKENS = "gen_ai_client_token_usage_sum"
 CALLS = "gen_ai_client_operation_duration_seconds_count"
 DURATION_SUM = "gen_ai_client_operation_duration_seconds_sum"
+DURATION_BUCKET = "gen_ai_client_operation_duration_seconds_bucket"
 TTFC_BUCKET = "gen_ai_client_operation_time_to_first_chunk_seconds_bucket"
 TTFC_SUM = "gen_ai_client_operation_time_to_first_chunk_seconds_sum"
 TTFC_COUNT = "gen_ai_client_operation_time_to_first_chunk_seconds_count"
@@ -52,6 +53,12 @@ TOKENS_PER_SECOND = "suffix:tokens/s"  # Grafana adds the space: "52.1 tokens/s"
 # Counts (requests, tokens, models): Grafana's "locale" unit with no decimals, so 1520 shows as
 # "1,520" (not "1.52 K" as with "short") and an increase() extrapolated to 16.2 shows as "16".
 COUNT = "locale"
+
+
+def quantile(q: float, bucket: str, by: str = "") -> str:
+    """``histogram_quantile(q, ...)`` of successful calls' ``bucket`` over $__rate_interval, in seconds."""
+    return (f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) "
+            f"(rate({sel(bucket, SUCCEEDED)}[$__rate_interval])))")
 
 
 def sel(metric: str, extra: str = "") -> str:
@@ -130,8 +137,13 @@ def dashboard(uid: str, title: str, description: str, tags: list[str], variables
 # ---------------------------------------------------------------- queries
 
 def q(expr: str, legend: str = "__auto", ref: str = "A", instant: bool = False, table_format: bool = False,
-      interval: str = "") -> prometheus.Dataquery:
+      interval: str = "", exemplar: bool = False) -> prometheus.Dataquery:
+    """A Prometheus query. ``exemplar``: Grafana also asks Prometheus for the exemplars of the series
+    it selects and draws them as points linked to their trace (B5): only where the query's value is
+    in the metric's own unit (no ``* 1000``), since Grafana plots an exemplar at its raw value."""
     query = prometheus.Dataquery().expr(expr).ref_id(ref).legend_format(legend).datasource(DS)
+    if exemplar:
+        query = query.exemplar(True)
     query = query.instant() if instant else query.range()
     if table_format:
         query = query.format(pm.PromQueryFormat.TABLE)

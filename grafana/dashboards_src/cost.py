@@ -38,9 +38,11 @@ def build():
     by_model = bars_panel(
         "Total cost by model",
         "Spend per model per $granularity bucket; compare models side by side. "
-        "Click a bar to open that model's detail view.",
-        ["C7", "F1"], "currencyUSD",
-        [q(total(COST, by=MODEL, window="$granularity"), f"{{{{{MODEL}}}}}", interval="$granularity")],
+        "Click a bar to open that model's detail view. The points are exemplars: one call's cost, "
+        "linked to its trace.",
+        ["C7", "F1", "B5"], "currencyUSD",
+        [q(total(COST, by=MODEL, window="$granularity"), f"{{{{{MODEL}}}}}", interval="$granularity",
+           exemplar=True)],
         w=16, h=9,
     )
     by_model = by_model.with_override(

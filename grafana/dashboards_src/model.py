@@ -1,7 +1,7 @@
 """Per-model detail (uid ``genai-lens-model``): opened from *Total cost by model* (C7) with ``var-model``."""
 
-from .common import (COUNT, SUCCEEDED, CALLS, COST, COST_TYPE, DURATION_SUM, THROUGHPUT_COUNT, THROUGHPUT_SUM, TOKEN_TYPE, TOKENS,
-                     TOKENS_PER_SECOND, TTFC_BUCKET, bars_panel, dashboard, lines_panel, q, row, sel, stat_panel,
+from .common import (COUNT, DURATION_BUCKET, SUCCEEDED, CALLS, COST, COST_TYPE, DURATION_SUM, THROUGHPUT_COUNT, THROUGHPUT_SUM, TOKEN_TYPE, TOKENS,
+                     TOKENS_PER_SECOND, TTFC_BUCKET, bars_panel, dashboard, lines_panel, q, quantile, row, sel, stat_panel,
                      total)
 
 UID = "genai-lens-model"
@@ -33,12 +33,14 @@ def build():
         bars_panel("Model tokens by type", "Input and output tokens per $granularity bucket.", ["C7", "F1"],
                    COUNT, [q(total(TOKENS, by=TOKEN_TYPE, window="$granularity"), f"{{{{{TOKEN_TYPE}}}}}",
                                interval="$granularity")]),
-        lines_panel("Model time to first token", "p50 / p95 time to first chunk of streaming calls, ms.", ["C7"],
-                    "ms",
-                    [q(f"histogram_quantile(0.5, sum by (le) (rate({sel(TTFC_BUCKET, SUCCEEDED)}[$__rate_interval]))) * 1000",
-                       "p50", "A"),
-                     q(f"histogram_quantile(0.95, sum by (le) (rate({sel(TTFC_BUCKET, SUCCEEDED)}[$__rate_interval]))) * 1000",
-                       "p95", "B")]),
+        lines_panel("Model latency", "p50 / p95 duration of successful calls; the points are exemplars, "
+                    "each linked to the trace of a call.", ["C7", "B5"], "s",
+                    [q(quantile(0.5, DURATION_BUCKET), "p50", "A", exemplar=True),
+                     q(quantile(0.95, DURATION_BUCKET), "p95", "B", exemplar=True)]),
+        lines_panel("Model time to first token", "p50 / p95 time to first chunk of streaming calls; the points "
+                    "are exemplars, each linked to the trace of a call.", ["C7", "B5"], "s",
+                    [q(quantile(0.5, TTFC_BUCKET), "p50", "A", exemplar=True),
+                     q(quantile(0.95, TTFC_BUCKET), "p95", "B", exemplar=True)]),
         lines_panel("Model success rate", "Calls without error / all calls, per $__rate_interval.", ["C7"],
                     "percentunit",
                     [q(f'(sum(rate({sel(CALLS, SUCCEEDED)}[$__rate_interval])) or '

@@ -31,6 +31,7 @@ class Query(NamedTuple):
     covers: tuple[str, ...]
     interval: str  # the query's min step ("" or e.g. "$granularity")
     time_from: str  # the panel's relative time override ("" or e.g. "now/M")
+    exemplar: bool = False  # Grafana also asks for the exemplars of the series it selects (B5)
 
 
 def covers(description: str) -> tuple[str, ...]:
@@ -54,7 +55,7 @@ def iter_queries(dashboard: dict) -> Iterator[Query]:
         for target in panel.get("targets", []):
             yield Query(dashboard["uid"], panel["title"], target["refId"], target["expr"],
                         bool(target.get("instant")), covers(panel.get("description", "")),
-                        target.get("interval", ""), panel.get("timeFrom", ""))
+                        target.get("interval", ""), panel.get("timeFrom", ""), bool(target.get("exemplar")))
 
 
 def regex_escape(value: str) -> str:

@@ -2,9 +2,9 @@
 
 from grafana_foundation_sdk.models import common as cm
 
-from .common import (COUNT, SUCCEEDED, CALLS, DURATION_SUM, KEY, MODEL, PROVIDER, THROUGHPUT_COUNT, THROUGHPUT_SUM, TOKEN_TYPE, TOKENS,
+from .common import (COUNT, DURATION_BUCKET, SUCCEEDED, CALLS, DURATION_SUM, KEY, MODEL, PROVIDER, THROUGHPUT_COUNT, THROUGHPUT_SUM, TOKEN_TYPE, TOKENS,
                      TOKENS_PER_SECOND, TTFC_BUCKET, TTFC_COUNT, TTFC_SUM, WEB_SEARCH, WEB_SEARCH_CALLS,
-                     bargauge_panel, bars_panel, dashboard, lines_panel, pie_panel, q, row, sel, stat_panel,
+                     bargauge_panel, bars_panel, dashboard, lines_panel, pie_panel, q, quantile, row, sel, stat_panel,
                      table_panel, total)
 
 UID = "genai-lens-usage"
@@ -22,11 +22,6 @@ def _avg_latency_ms(by: str = "") -> str:
 
 def _avg_throughput(by: str = "") -> str:
     return f"{total(THROUGHPUT_SUM, SUCCEEDED, by=by)} / {total(THROUGHPUT_COUNT, SUCCEEDED, by=by)}"
-
-
-def _ttfc_quantile(q: float) -> str:
-    return (f"histogram_quantile({q}, sum by (le, {MODEL}) (rate({sel(TTFC_BUCKET, SUCCEEDED)}[$__rate_interval])))"
-            " * 1000")
 
 
 def build():
@@ -95,11 +90,18 @@ def build():
                    [q(f"topk(1, {_avg_throughput(MODEL)})", f"highest: {{{{{MODEL}}}}}", "A", True),
                     q(f"bottomk(1, {_avg_throughput(MODEL)})", f"lowest: {{{{{MODEL}}}}}", "B", True)],
                    text_mode=name, decimals=1),
+        lines_panel("Latency by model",
+                    "p50 and p95 duration of successful calls per model (histogram_quantile over "
+                    "$__rate_interval). The points are exemplars: hover one to open the trace of a call.",
+                    ["R1", "B5"], "s",
+                    [q(quantile(0.5, DURATION_BUCKET, MODEL), f"p50 {{{{{MODEL}}}}}", "A", exemplar=True),
+                     q(quantile(0.95, DURATION_BUCKET, MODEL), f"p95 {{{{{MODEL}}}}}", "B", exemplar=True)]),
         lines_panel("First token latency by model",
                     "p50 and p95 time to first chunk of streaming calls per model (histogram_quantile over "
-                    "$__rate_interval); filter with the Model variable.", ["R5"], "ms",
-                    [q(_ttfc_quantile(0.5), f"p50 {{{{{MODEL}}}}}", "A"),
-                     q(_ttfc_quantile(0.95), f"p95 {{{{{MODEL}}}}}", "B")]),
+                    "$__rate_interval); filter with the Model variable. The points are exemplars: hover one "
+                    "to open the trace of a call.", ["R5", "B5"], "s",
+                    [q(quantile(0.5, TTFC_BUCKET, MODEL), f"p50 {{{{{MODEL}}}}}", "A", exemplar=True),
+                     q(quantile(0.95, TTFC_BUCKET, MODEL), f"p95 {{{{{MODEL}}}}}", "B", exemplar=True)]),
         bargauge_panel("Average first token latency by model", "Mean time to first chunk per model over the range.",
                        ["R5"], "ms",
                        [q(f"{total(TTFC_SUM, SUCCEEDED, by=MODEL)} / {total(TTFC_COUNT, SUCCEEDED, by=MODEL)} * 1000",

@@ -46,10 +46,13 @@ def test_compose_refuses_an_invalid_file(tmp_path):
 
 def test_services_and_images(config):
     services = config["services"]
-    assert sorted(services) == ["exporter", "grafana", "prometheus"]
+    assert sorted(services) == ["exporter", "grafana", "prometheus", "tempo"]
     assert services["exporter"]["build"] == {"context": str(ROOT), "dockerfile": "Dockerfile"}
     assert services["prometheus"]["image"].startswith("prom/prometheus:v")
     assert services["grafana"]["image"].startswith("grafana/grafana:11.")
+    assert services["tempo"]["image"].startswith("grafana/tempo:2.")
+    # Exemplars (B5): Prometheus stores what the exporter serves in OpenMetrics.
+    assert "--enable-feature=exemplar-storage" in services["prometheus"]["command"]
 
 
 def test_ports_bind_to_localhost_only(config):
@@ -61,6 +64,7 @@ def test_ports_bind_to_localhost_only(config):
         "exporter": [("127.0.0.1", "4318", 4318)],
         "prometheus": [("127.0.0.1", "9090", 9090)],
         "grafana": [("127.0.0.1", "3000", 3000)],
+        "tempo": [("127.0.0.1", "4319", 4318)],
     }
 
 
@@ -90,6 +94,7 @@ def test_bind_mounts_point_at_the_project_files(config):
         ("prometheus", "/etc/prometheus/rules"): ROOT / "prometheus" / "rules",
         ("grafana", "/etc/grafana/provisioning"): ROOT / "grafana" / "provisioning",
         ("grafana", "/var/lib/grafana/dashboards"): ROOT / "grafana" / "dashboards",
+        ("tempo", "/etc/tempo.yaml"): ROOT / "deploy" / "tempo.yaml",
     }
     for source in binds.values():
         # grafana/ is another part of the project; in a checkout without it only its paths may be missing
@@ -134,6 +139,20 @@ def test_grafana_datasource_reaches_compose_prometheus():
             if ds.get("type") == "prometheus"]
     assert urls
     assert all(u == "http://prometheus:9090" or "${" in u or u.startswith("$") for u in urls), urls
+
+
+def test_exemplars_link_to_the_provisioned_tempo(config):
+    """B5: the Prometheus data source turns an exemplar's trace_id label into a link to a traces data
+    source that is provisioned too, and that data source reaches compose's Tempo."""
+    (path,) = sorted((ROOT / "grafana" / "provisioning" / "datasources").glob("*.y*ml"))
+    sources = {ds["uid"]: ds for ds in yaml.safe_load(path.read_text())["datasources"]}
+    destinations = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    assert [(d["name"], d["datasourceUid"]) for d in destinations] == [("trace_id", "tempo")]
+    assert (sources["tempo"]["type"], sources["tempo"]["url"]) == ("tempo", "http://tempo:3200")
+    tempo = yaml.safe_load((ROOT / "deploy" / "tempo.yaml").read_text())
+    assert tempo["server"]["http_listen_port"] == 3200
+    assert tempo["distributor"]["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    assert "tempo" in config["services"]["grafana"]["depends_on"]
 
 
 def test_grafana_dashboard_provider_reads_the_mounted_dashboards(config):

@@ -21,7 +21,7 @@ RULE_FILES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 UIDS = {"genai-lens-cost.json": "genai-lens-cost", "genai-lens-usage.json": "genai-lens-usage",
         "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model",
         "genai-lens-budgets.json": "genai-lens-budgets"}
-UNITS = {"currencyUSD", "ms", "locale", "percentunit", "suffix:tokens/s", "suffix:x"}
+UNITS = {"currencyUSD", "ms", "s", "locale", "percentunit", "suffix:tokens/s", "suffix:x"}  # "s": the exemplar panels (B5)
 # The budgets dashboard reads only the budget series, which a budget's own match fills: it has the
 # $budget variable instead of the shared filters, and opens on this month.
 BUDGETS = "genai-lens-budgets.json"
@@ -159,9 +159,34 @@ def feature_ids() -> set[str]:
     return set(re.findall(r"^- ([FCUPRVB]\d+) ", text, flags=re.M))
 
 
-# Features beyond the product pages not built yet: measured vs billed (B4: issue 15), exemplars (B5:
-# issue 14).
-NOT_YET_BUILT = {"B4", "B5"}
+# Features beyond the product pages not built yet: measured vs billed (B4: issue 15).
+NOT_YET_BUILT = {"B4"}
+
+
+def test_exemplar_panels():
+    """B5: the latency, time-to-first-token and cost panels ask for exemplars, each on a query whose
+    value is in the metric's own unit (Grafana draws an exemplar at its raw value), and only they."""
+    asked = {}
+    for data in committed().values():
+        for panel in iter_panels(data):
+            exemplar = [t for t in panel["targets"] if t.get("exemplar")]
+            if exemplar:
+                asked[(data["uid"], panel["title"])] = panel
+                assert "B5" in covers(panel["description"]), panel["title"]
+                assert len(exemplar) == len(panel["targets"]) and panel["type"] == "timeseries"
+                assert all("* 1000" not in t["expr"] for t in exemplar)
+                unit = panel["fieldConfig"]["defaults"]["unit"]
+                metrics = tuple(sorted({m for t in exemplar for m in re.findall(r"[a-z_]+_(?:bucket|total)\b", t["expr"])}))
+                assert (unit, metrics) in {("s", ("gen_ai_client_operation_duration_seconds_bucket",)),
+                                           ("s", ("gen_ai_client_operation_time_to_first_chunk_seconds_bucket",)),
+                                           ("currencyUSD", ("genai_lens_cost_usd_total",))}, (panel["title"], unit, metrics)
+            elif "B5" in covers(panel["description"]):
+                raise AssertionError(f"{panel['title']} covers B5 without asking for exemplars")
+    assert sorted(asked) == [
+        ("genai-lens-cost", "Total cost by model"),
+        ("genai-lens-model", "Model latency"), ("genai-lens-model", "Model time to first token"),
+        ("genai-lens-usage", "First token latency by model"), ("genai-lens-usage", "Latency by model"),
+    ]
 
 
 def test_every_feature_is_covered():

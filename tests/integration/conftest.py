@@ -25,8 +25,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.skip(reason="needs /usr/bin/prometheus and /usr/bin/promtool"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live(tmp_path_factory):
+    """One pipeline for every integration module that reads it (none writes to it)."""
     with live_pipeline(tmp_path_factory.mktemp("live")) as running:
         yield running
 

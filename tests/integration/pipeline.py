@@ -9,7 +9,8 @@ fake provider, then Debian's Prometheus (scrape and rule evaluation every 1 s, t
 files), drives the demo workload plus one call to an unpriced model and one with a reported cost through the real ``openai`` and
 ``google-genai`` clients instrumented by the SDK, and waits until Prometheus has stored the final
 values. ``live.now`` is then a scrape timestamp at least one scrape after the final values were
-stored: queries evaluated there are exact.
+stored: queries evaluated there are exact. Prometheus stores exemplars (``--enable-feature=exemplar-storage``)
+and ``live.spans`` holds the spans the SDK made, so exemplars can be matched to them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import httpx
 import yaml
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import sdk_instrumentation as lens
 from exporter.app import create_app
@@ -77,6 +80,7 @@ class Live:
     now: float            # a scrape timestamp after the final values were stored
     metrics_text: str     # the exporter's /metrics, read after ``now``
     rule_files: list = field(default_factory=list)
+    spans: list = field(default_factory=list)  # the SDK's finished spans, one per call
 
 
 def _value(result) -> float:
@@ -97,10 +101,13 @@ def live_pipeline(tmp: Path):
               f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n")
     with exporter, LocalServer(provider.app) as provider_server:
         started = time.time()
-        with PrometheusServer(config, rule_files=rule_files, timeout=30) as prom:
+        with PrometheusServer(config, rule_files=rule_files, timeout=30,
+                              extra_args=["--enable-feature=exemplar-storage"]) as prom:
             prom.wait_for_targets_up(1)
             configured = lens.configure(endpoint=exporter.url, service_name="integration", api_key_aliases=aliases,
                                         export_interval_seconds=60, set_global=False)
+            spans = InMemorySpanExporter()
+            configured.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
             try:
                 clients = make_clients(provider_server.url)
                 half = len(steps) // 2
@@ -122,4 +129,4 @@ def live_pipeline(tmp: Path):
             now = _value(prom.wait_until(f'timestamp(up{{job="{JOB}"}})',
                                          lambda r: _value(r) >= stored + SCRAPE_INTERVAL_S, timeout=30))
             text = httpx.get(exporter.url + "/metrics", timeout=10).text
-            yield Live(prom, exporter.url, steps, records, started, now, text, rule_files)
+            yield Live(prom, exporter.url, steps, records, started, now, text, rule_files, list(spans.get_finished_spans()))
