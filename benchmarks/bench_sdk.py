@@ -39,6 +39,28 @@ Two methods, medians of paired differences with the baseline:
   streams of ``--chunks`` and of ``--chunks // 5`` content chunks; the difference of the two
   streams over the extra chunks is the marginal cost per chunk.
 
+Both threads (wrapper only, genai-lens and official, same run). genai-lens leaves its metric
+records to the metric reader's thread (``Instruments.record`` at collection); the official
+instrumentation records synchronous histograms on the call path and the reader only reads their
+aggregations. So each block of each of the two also times a collection (``get_metrics_data()``
+on the in-memory reader, in this thread, as the reader's thread would run it) after each part:
+
+- ``call``: after the block's ``--block-calls`` plain calls;
+- ``short_call``: after ``--block-calls // 5`` more plain calls;
+- ``stream`` / ``short_stream``: after the long streams, then after the short ones;
+- ``empty``: once more, with nothing new (what a collection costs by itself).
+
+Collection per plain call = (``call`` - ``short_call``) / the extra calls; per extra chunk =
+(``stream`` - ``short_stream``) / the extra chunks of the streams. Both are marginal costs: what a
+collection holding one more call (chunk) costs, the per-collection part (observable callbacks,
+one aggregation per attribute set per collection) cancelling, as it is paid once per export
+interval (60 s by default) however many calls it holds; that part is reported apart
+(``collect_fixed_us``: a collection after the block's plain calls minus their marginal cost).
+The app-thread figures are the wrapper-only ones above; total = app thread + collection, per plain
+call and per extra chunk, and genai-lens / official for each (goal: at most ``GOAL_TOTAL_RATIO``).
+Each figure is given in CPU time (``time.thread_time_ns``: the headline, the table) and in wall
+time (``time.perf_counter_ns``: in the JSON, one line of the table); each is the median over blocks.
+
 The caller does not pass ``stream_options``: genai-lens asks for usage and hides the usage
 chunk, as in ordinary use; the canned stream always carries the usage chunk.
 """
@@ -74,10 +96,14 @@ from sdk_instrumentation.pricing import Pricing
 from sdk_instrumentation.setup import DELTA_TEMPORALITY
 from sdk_instrumentation.telemetry import Telemetry
 
-__all__ = ["main", "run", "record_responses", "Settings", "VARIANTS", "GOAL_CALL_US", "GOAL_CHUNK_US"]
+__all__ = ["main", "run", "record_responses", "Settings", "VARIANTS", "GOAL_CALL_US", "GOAL_CHUNK_US",
+           "GOAL_TOTAL_RATIO", "COLLECTIONS", "CLOCKS"]
 
 GOAL_CALL_US = 50.0
 GOAL_CHUNK_US = 2.0
+GOAL_TOTAL_RATIO = 0.5   # both threads: genai-lens's total at most half the official's, per call and per chunk
+COLLECTIONS = ("call", "short_call", "stream", "short_stream", "empty")  # timed collections per block (see above)
+CLOCKS = ("cpu", "wall")
 VARIANTS = ("baseline", "genai-lens", "official", "span-floor")
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say something about the quick brown fox."}]
@@ -93,7 +119,7 @@ class Settings:
     chunks: int = 100        # content chunks per stream
     warmup: int = 10         # untimed calls (and streams / 5) after each instrument()
     blocks: int = 300        # wrapper only: blocks per variant, interleaved
-    block_calls: int = 20    # wrapper only: plain calls per block
+    block_calls: int = 20    # wrapper only: plain calls per block (then `block_calls // 5` more, for collection)
     block_streams: int = 2   # wrapper only: streams of `chunks` and of `chunks // 5` chunks per block
 
 
@@ -170,12 +196,23 @@ class Otel:
 
     def metric_names(self) -> set[str]:
         """Collect (and so reset: delta) the metrics; the names of those that had points."""
+        return metric_names(self.reader.get_metrics_data())
+
+    def timed_collect(self) -> tuple[float, float, set[str]]:
+        """One collection, as the reader's thread runs it: (CPU seconds of this thread, wall seconds,
+        names of the metrics that had points). Only ``get_metrics_data()`` is timed."""
+        cpu, wall = time.thread_time_ns(), time.perf_counter_ns()
         data = self.reader.get_metrics_data()
-        return {m.name for rm in (data.resource_metrics if data else ()) for sm in rm.scope_metrics for m in sm.metrics}
+        cpu, wall = time.thread_time_ns() - cpu, time.perf_counter_ns() - wall
+        return cpu / 1e9, wall / 1e9, metric_names(data)
 
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
+
+
+def metric_names(data) -> set[str]:
+    return {m.name for rm in (data.resource_metrics if data else ()) for sm in rm.scope_metrics for m in sm.metrics}
 
 
 # -- variants ----------------------------------------------------------------------------------
@@ -392,24 +429,40 @@ def time_per_call(fn: Callable[[openai.OpenAI], Any], client: openai.OpenAI, n: 
 
 def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
     """Run the benchmark; returns the figures (what ``--json`` writes)."""
+    if settings.chunks < 2 or settings.block_calls < 1 or settings.block_streams < 1:
+        raise ValueError("need chunks >= 2, block_calls >= 1 and block_streams >= 1")
     plain, stream = record_responses(settings.chunks)
     client = make_client(plain, stream)
     direct = Direct(client)
     short_chunks = max(1, settings.chunks // 5)
+    short_calls = settings.block_calls // 5
     direct_short = Direct(make_client(*record_responses(short_chunks)))
     variants: list[Variant] = [Variant(), Lens(), Official(), SpanFloor()]
     kinds = ("call", "stream", "direct_call", "direct_stream", "direct_short_stream")
     seconds: dict[str, dict[str, list[float]]] = {v.name: {k: [] for k in kinds} for v in variants}
+    wall_seconds: dict[str, dict[str, list[float]]] = {v.name: {k: [] for k in kinds} for v in variants}
     seen_chunks: dict[str, int] = {}
-    collected: dict[str, list[tuple[float, int]]] = {v.name: [] for v in variants}
+    # Wrapper only, the variants that record metrics: the timed collections of each block, per clock.
+    collected: dict[str, dict[str, dict[str, list[float]]]] = {
+        v.name: {clock: {k: [] for k in COLLECTIONS} for clock in CLOCKS} for v in variants if v.records_metrics}
 
-    def collect(v: Variant, calls: int) -> None:
-        """Collection runs on the reader's thread in real use; timed here so the report can show
-        the work each instrumentation leaves for it (genai-lens applies its queued calls then)."""
+    def collect(v: Variant) -> None:
+        """An untimed collection (delta: it resets what the next block's collections see)."""
         if v.otel is not None:
-            start = time.thread_time()
             v.metric_names |= v.otel.metric_names()
-            collected[v.name].append((time.thread_time() - start, calls))
+
+    def timed_collect(v: Variant, kind: str) -> None:
+        """A timed collection (collection runs on the reader's thread in real use): the work each
+        instrumentation leaves for it (genai-lens applies its queued calls then)."""
+        cpu, wall, names = v.otel.timed_collect()
+        v.metric_names |= names
+        collected[v.name]["cpu"][kind].append(cpu)
+        collected[v.name]["wall"][kind].append(wall)
+
+    def timed(v: Variant, kind: str, fn: Callable[[], Any], n: int) -> None:
+        cpu, wall = _time(fn, n)
+        seconds[v.name][kind].append(cpu)
+        wall_seconds[v.name][kind].append(wall)
 
     # Long-lived objects (modules, the client's type machinery) leave the collector's view, so a
     # full collection in one block and not another does not swamp a difference of a few percent.
@@ -432,9 +485,8 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
                 t["stream"].append(time_per_call(stream_call, client, settings.streams))
             finally:
                 v.uninstrument()
-            calls_in_round = settings.warmup + warm_streams + settings.calls + settings.streams
-            v.spans_expected += calls_in_round
-            collect(v, calls_in_round)
+            v.spans_expected += settings.warmup + warm_streams + settings.calls + settings.streams
+            collect(v)
         log(f"end to end, round {r + 1}/{settings.rounds}: " + ", ".join(
             f"{v.name} {seconds[v.name]['call'][-1] * 1e6:.0f} µs/call" for v in variants))
 
@@ -457,17 +509,29 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
                 stream_fn()
                 short_fn()
             v.spans_expected += settings.warmup + 2 * warm_streams
+            collect(v)
         for block in range(settings.blocks):
             order = variants[block % len(variants):] + variants[:block % len(variants)]
             for v in order:
                 (plain_fn, stream_fn), (_, short_fn) = through[v.name]
-                t = seconds[v.name]
-                t["direct_call"].append(_time(plain_fn, settings.block_calls))
-                t["direct_stream"].append(_time(stream_fn, settings.block_streams))
-                t["direct_short_stream"].append(_time(short_fn, settings.block_streams))
-                block_calls = settings.block_calls + 2 * settings.block_streams
-                v.spans_expected += block_calls
-                collect(v, block_calls)
+                timing = v.records_metrics  # collections timed for genai-lens and official
+                timed(v, "direct_call", plain_fn, settings.block_calls)
+                if timing:
+                    timed_collect(v, "call")
+                for _ in range(short_calls):
+                    plain_fn()
+                if timing:
+                    timed_collect(v, "short_call")
+                timed(v, "direct_stream", stream_fn, settings.block_streams)
+                if timing:
+                    timed_collect(v, "stream")
+                timed(v, "direct_short_stream", short_fn, settings.block_streams)
+                if timing:
+                    timed_collect(v, "short_stream")
+                    timed_collect(v, "empty")
+                else:
+                    collect(v)
+                v.spans_expected += settings.block_calls + short_calls + 2 * settings.block_streams
             if (block + 1) % 50 == 0 or block + 1 == settings.blocks:
                 log(f"wrapper only, block {block + 1}/{settings.blocks}")
     finally:
@@ -491,14 +555,13 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
         row["chunk_added_us"] = row["stream_added_us"] / settings.chunks
         row["direct_chunk_added_us"] = row["direct_stream_added_us"] / settings.chunks
         # Per extra chunk: a long stream minus a short one, block by block (the per-call part cancels).
-        marginal = [((long - bl) - (short - bs)) * 1e6 / extra_chunks if extra_chunks else 0.0
-                    for long, bl, short, bs in zip(t["direct_stream"], base["direct_stream"],
-                                                   t["direct_short_stream"], base["direct_short_stream"])]
-        row["direct_chunk_marginal_us"] = statistics.median(marginal)
+        row["direct_chunk_marginal_us"] = _marginal_chunk(t, base, extra_chunks)
+        if v.records_metrics:
+            row["both_threads"] = {
+                "cpu": both_threads(t, base, collected[v.name]["cpu"], settings),
+                "wall": both_threads(wall_seconds[v.name], wall_seconds["baseline"], collected[v.name]["wall"], settings),
+            }
         row["chunks_seen_by_caller"] = seen_chunks[v.name]
-        seconds_collected = sum(c for c, _ in collected[v.name])
-        calls_collected = sum(n for _, n in collected[v.name])
-        row["collect_us_per_call"] = seconds_collected / calls_collected * 1e6 if calls_collected else 0.0
         row["spans"] = v.otel.spans.count if v.otel else 0
         row["metrics"] = sorted(v.metric_names)
         results[v.name] = row
@@ -511,8 +574,12 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
         "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "openai": openai.__version__, "implementation": platform.python_implementation()},
         "settings": dict(settings.__dict__),
-        "goals": {"call_us": GOAL_CALL_US, "chunk_us": GOAL_CHUNK_US},
+        "goals": {"call_us": GOAL_CALL_US, "chunk_us": GOAL_CHUNK_US, "total_ratio": GOAL_TOTAL_RATIO},
         "results": results,
+        # Both threads: genai-lens's total (app thread + collection) over the official's, per clock.
+        "total_ratio": {clock: {kind: _ratio(lens["both_threads"][clock][f"total_{kind}_us"],
+                                             official["both_threads"][clock][f"total_{kind}_us"])
+                                for kind in ("call", "chunk")} for clock in CLOCKS},
         "ratio": {kind: _ratio(lens[f"{kind}_added_us"], official[f"{kind}_added_us"])
                   for kind in ("call", "chunk", "direct_call", "direct_chunk")}
         | {"direct_chunk_marginal": _ratio(lens["direct_chunk_marginal_us"], official["direct_chunk_marginal_us"])},
@@ -524,6 +591,11 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
             "below_official_chunk": lens["chunk_added_us"] < official["chunk_added_us"],
             "below_official_direct_call": lens["direct_call_added_us"] < official["direct_call_added_us"],
             "below_official_direct_chunk": lens["direct_chunk_marginal_us"] < official["direct_chunk_marginal_us"],
+            # Both threads, CPU time: genai-lens's total at most GOAL_TOTAL_RATIO of the official's.
+            "total_call_ratio": _at_most(_ratio(lens["both_threads"]["cpu"]["total_call_us"],
+                                                official["both_threads"]["cpu"]["total_call_us"]), GOAL_TOTAL_RATIO),
+            "total_chunk_ratio": _at_most(_ratio(lens["both_threads"]["cpu"]["total_chunk_us"],
+                                                 official["both_threads"]["cpu"]["total_chunk_us"]), GOAL_TOTAL_RATIO),
         },
         # genai-lens's own code: what it adds above the bare span (plain calls).
         "above_span_floor_us": {kind: lens[f"{kind}_added_us"] - results["span-floor"][f"{kind}_added_us"]
@@ -532,12 +604,62 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> dict:
     }
 
 
-def _time(fn: Callable[[], Any], n: int) -> float:
-    """Mean CPU seconds of this thread per call of ``fn``, over ``n`` calls (no gc.collect: blocks are short)."""
-    start = time.thread_time()
+def _time(fn: Callable[[], Any], n: int) -> tuple[float, float]:
+    """Mean (CPU seconds of this thread, wall seconds) per call of ``fn``, over ``n`` calls
+    (no gc.collect: blocks are short)."""
+    cpu, wall = time.thread_time_ns(), time.perf_counter_ns()
     for _ in range(n):
         fn()
-    return (time.thread_time() - start) / n
+    return (time.thread_time_ns() - cpu) / 1e9 / n, (time.perf_counter_ns() - wall) / 1e9 / n
+
+
+def _marginal_chunk(t: dict[str, list[float]], base: dict[str, list[float]], extra_chunks: int) -> float:
+    """App thread, µs per extra chunk: per block, (long stream - baseline's) - (short stream - baseline's),
+    over the extra chunks; the median over blocks."""
+    return statistics.median(((long - bl) - (short - bs)) * 1e6 / extra_chunks
+                             for long, bl, short, bs in zip(t["direct_stream"], base["direct_stream"],
+                                                            t["direct_short_stream"], base["direct_short_stream"]))
+
+
+def both_threads(t: dict[str, list[float]], base: dict[str, list[float]], collected: dict[str, list[float]],
+                 settings: Settings) -> dict[str, float]:
+    """One variant's figures for one clock (µs), app thread + collection, per plain call and per extra chunk.
+
+    ``t`` / ``base``: the variant's and the baseline's wrapper-only seconds per call or stream, per
+    block; ``collected``: the variant's timed collections per block (``COLLECTIONS``). Each figure is
+    the median over blocks; a total is the sum of its two medians.
+    """
+    short_calls = settings.block_calls // 5
+    extra_calls = settings.block_calls - short_calls
+    extra_chunks = settings.chunks - max(1, settings.chunks // 5)
+    app_call = statistics.median((x - b) * 1e6 for x, b in zip(t["direct_call"], base["direct_call"]))
+    app_chunk = _marginal_chunk(t, base, extra_chunks)
+    # Marginal collection per plain call: the collection after the block's calls minus the one after
+    # its few extra calls; the per-collection part cancels (it is reported as collect_fixed_us).
+    per_call = [(c - s) / extra_calls for c, s in zip(collected["call"], collected["short_call"])]
+    per_chunk = [(c - s) / (settings.block_streams * extra_chunks)
+                 for c, s in zip(collected["stream"], collected["short_stream"])]
+    fixed = [c - settings.block_calls * m for c, m in zip(collected["call"], per_call)]
+    collect_call = statistics.median(per_call) * 1e6
+    collect_chunk = statistics.median(per_chunk) * 1e6
+    return {
+        "app_call_us": app_call,
+        "collect_call_us": collect_call,
+        "total_call_us": app_call + collect_call,
+        "app_chunk_us": app_chunk,
+        "collect_chunk_us": collect_chunk,
+        "total_chunk_us": app_chunk + collect_chunk,
+        # What a collection costs apart from the calls it holds (callbacks, one aggregation per
+        # attribute set): paid once per export interval.
+        "collect_fixed_us": statistics.median(fixed) * 1e6,
+        "collect_empty_us": statistics.median(collected["empty"]) * 1e6,
+        # The plain figure the marginal one refines: a collection after the block's plain calls / those calls.
+        "collect_per_block_call_us": statistics.median(c / settings.block_calls for c in collected["call"]) * 1e6,
+    }
+
+
+def _at_most(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
 
 
 def _quartiles(values: list[float]) -> list[float]:
@@ -615,13 +737,44 @@ def table(report: dict) -> str:
     floor = report["above_span_floor_us"]
     lines.append(f"genai-lens above the span floor (its own code, plain call): {floor['call']:.1f} µs end to end, "
                  f"{floor['direct_call']:.1f} µs wrapper only")
-    lines.append("metric collection, on the reader's thread (not in the figures above), per call or stream made: "
-                 + ", ".join(f"{name} {res[name]['collect_us_per_call']:.1f} µs" for name in ("genai-lens", "official")))
     lines.append(f"goals: <= {GOAL_CALL_US:g} µs/call, <= {GOAL_CHUNK_US:g} µs/chunk, below official")
+    lines.append("")
+    lines.extend(both_threads_table(report))
     lines.append(f"machine: {m['nproc']} CPUs, Python {m['python']}, openai {m['openai']}; "
                  f"sum(range(1000)) {cal['sum_range_1000']:.1f} µs, OTel histogram record (5 attributes) "
                  f"{cal['otel_histogram_record_5_attrs']:.1f} µs")
     return "\n".join(lines)
+
+
+def both_threads_table(report: dict) -> list[str]:
+    """Lines of the both-threads table: app thread, collection and total, per plain call and per extra chunk."""
+    res, ratio, met = report["results"], report["total_ratio"], report["meets_goals"]
+
+    def fmt(value: float | None, spec: str = ".1f") -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    rows = [("both threads, CPU µs", "app thread", "collection", "total", "app thread", "collection", "total"),
+            ("", "per call", "per call", "per call", "per chunk", "per chunk", "per chunk")]
+    for name in ("genai-lens", "official"):
+        b = res[name]["both_threads"]["cpu"]
+        rows.append((name, fmt(b["app_call_us"]), fmt(b["collect_call_us"]), fmt(b["total_call_us"]),
+                     fmt(b["app_chunk_us"], ".2f"), fmt(b["collect_chunk_us"], ".2f"), fmt(b["total_chunk_us"], ".2f")))
+    rows.append(("genai-lens / official", "", "", fmt(ratio["cpu"]["call"], ".2f"), "", "", fmt(ratio["cpu"]["chunk"], ".2f")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(2, "  ".join("-" * w for w in widths))
+    lines.append("wrapper only, medians over blocks; per chunk: per extra content chunk (long minus short streams); "
+                 "collection: marginal, in this thread as the reader's thread runs it")
+    lines.append(f"goal, total <= {GOAL_TOTAL_RATIO:g} of the official's: per call "
+                 f"{'met' if met['total_call_ratio'] else 'NOT met'}, per chunk {'met' if met['total_chunk_ratio'] else 'NOT met'}")
+    wall = {name: res[name]["both_threads"]["wall"] for name in ("genai-lens", "official")}
+    lines.append("wall time, totals per call and per chunk: " + ", ".join(
+        f"{name} {fmt(w['total_call_us'])} and {fmt(w['total_chunk_us'], '.2f')} µs" for name, w in wall.items())
+        + f"; ratios {fmt(ratio['wall']['call'], '.2f')} and {fmt(ratio['wall']['chunk'], '.2f')}")
+    lines.append("per collection, whatever it holds (callbacks, one aggregation per attribute set), CPU µs: " + ", ".join(
+        f"{name} {fmt(res[name]['both_threads']['cpu']['collect_fixed_us'])} "
+        f"(empty: {fmt(res[name]['both_threads']['cpu']['collect_empty_us'])})" for name in ("genai-lens", "official")))
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
