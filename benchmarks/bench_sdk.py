@@ -21,10 +21,13 @@ rounds (the order rotates each round):
   What genai-lens adds above it is genai-lens's own code (plain calls; its streams only
   end the span when ``create`` returns, so no stream figures are reported for it).
 
-Each instrumented variant gets the same kind of real OpenTelemetry SDK providers: a
-``TracerProvider`` with a ``SimpleSpanProcessor`` into a span-counting exporter and a
-``MeterProvider`` with an ``InMemoryMetricReader`` (delta temporality), collected after every
-round or block and timed apart (collection runs on the reader's thread in real use).
+Each instrumented variant gets real OpenTelemetry SDK providers: a ``TracerProvider`` with a
+``SimpleSpanProcessor`` into a span-counting exporter, and a ``MeterProvider`` (delta
+temporality) collected after every round or block and timed apart (collection runs on the
+reader's thread in real use). genai-lens's is the one ``configure()`` builds: its histograms
+aggregated in-process and merged into each batch by ``LocalHistogramsExporter``, with the
+exemplar views, read by collecting its reader into an exporter that keeps the batch; the
+official's an ``InMemoryMetricReader``. Neither encodes or sends.
 
 Two methods, medians of paired differences with the baseline:
 
@@ -86,11 +89,16 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import (InMemoryMetricReader, MetricExporter, MetricExportResult,
+                                              PeriodicExportingMetricReader)
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
+from sdk_instrumentation.exemplars import exemplar_views
 from sdk_instrumentation.fake_provider import FakeProvider
+from sdk_instrumentation.histograms import LocalHistograms, LocalHistogramsExporter
+from sdk_instrumentation.instruments import Instruments
 from sdk_instrumentation.openai_instrumentor import OpenAIInstrumentor as LensInstrumentor
 from sdk_instrumentation.pricing import Pricing
 from sdk_instrumentation.setup import DELTA_TEMPORALITY
@@ -182,27 +190,66 @@ class CountingSpanExporter(SpanExporter):
         pass
 
 
+class LastBatchExporter(MetricExporter):
+    """Keeps the last batch it is given (what an OTLP exporter would encode and send)."""
+
+    def __init__(self) -> None:
+        super().__init__(preferred_temporality=DELTA_TEMPORALITY)
+        self.last = None
+
+    def export(self, metrics_data, timeout_millis: float = 10_000, **kwargs) -> MetricExportResult:
+        self.last = metrics_data
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        pass
+
+
 @dataclass
 class Otel:
+    """Real SDK providers. ``local``: the metric side as ``configure()`` builds it, genai-lens's
+    histograms aggregated in-process and merged into each exported batch
+    (``sdk_instrumentation.histograms``); else an ``InMemoryMetricReader`` (the official variant)."""
+
+    local: bool = False
     spans: CountingSpanExporter = field(default_factory=CountingSpanExporter)
-    reader: InMemoryMetricReader = field(default_factory=lambda: InMemoryMetricReader(preferred_temporality=DELTA_TEMPORALITY))
     tracer_provider: TracerProvider = field(init=False)
     meter_provider: MeterProvider = field(init=False)
 
     def __post_init__(self) -> None:
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        if self.local:
+            self.sink = LastBatchExporter()
+            histograms = LocalHistograms()
+            resource = Resource.create({})
+            self.reader = PeriodicExportingMetricReader(LocalHistogramsExporter(self.sink, histograms, resource),
+                                                        export_interval_millis=10**9)
+            self.meter_provider = MeterProvider(resource=resource, metric_readers=[self.reader], views=exemplar_views())
+            Instruments.shared(self.meter_provider, histograms=histograms)
+        else:
+            self.reader = InMemoryMetricReader(preferred_temporality=DELTA_TEMPORALITY)
+            self.meter_provider = MeterProvider(metric_readers=[self.reader])
+
+    def _collect(self):
+        if not self.local:
+            return self.reader.get_metrics_data()
+        self.sink.last = None
+        self.reader.collect()
+        return self.sink.last
 
     def metric_names(self) -> set[str]:
         """Collect (and so reset: delta) the metrics; the names of those that had points."""
-        return metric_names(self.reader.get_metrics_data())
+        return metric_names(self._collect())
 
     def timed_collect(self) -> tuple[float, float, set[str]]:
         """One collection, as the reader's thread runs it: (CPU seconds of this thread, wall seconds,
-        names of the metrics that had points). Only ``get_metrics_data()`` is timed."""
+        names of the metrics that had points). Only the collection (and, local, the merge) is timed."""
         cpu, wall = time.thread_time_ns(), time.perf_counter_ns()
-        data = self.reader.get_metrics_data()
+        data = self._collect()
         cpu, wall = time.thread_time_ns() - cpu, time.perf_counter_ns() - wall
         return cpu / 1e9, wall / 1e9, metric_names(data)
 
@@ -239,7 +286,7 @@ class Lens(Variant):
 
     def __init__(self) -> None:
         super().__init__()
-        self.otel = Otel()
+        self.otel = Otel(local=True)
         # One Telemetry for all rounds, so instrument() does not create the instruments again;
         # its Pricing resolves gpt-4o-mini once (in the first warm-up), then prices every call.
         self.telemetry = Telemetry(tracer_provider=self.otel.tracer_provider,

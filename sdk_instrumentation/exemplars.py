@@ -32,16 +32,21 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
 from opentelemetry.sdk.metrics.view import View
-from opentelemetry.trace import NonRecordingSpan, SpanContext
+from opentelemetry.trace import INVALID_SPAN, NonRecordingSpan, SpanContext
 
 from . import attributes as a
 
-__all__ = ["call_context", "increment_context", "IncrementExemplarReservoir", "exemplar_views", "SUMMED_COUNTERS"]
+__all__ = ["call_context", "NO_SPAN", "increment_context", "IncrementExemplarReservoir", "exemplar_views", "SUMMED_COUNTERS"]
 
 #: The instruments ``Instruments`` sums in-process (``counters.SummedCounter``).
 SUMMED_COUNTERS = (a.METRIC_COST, a.METRIC_WEB_SEARCH_CALLS, a.METRIC_UNPRICED_REQUESTS)
 
 _INCREMENT = context_api.create_key("genai_lens.exemplar.increment")
+
+
+#: A context with no span: what a record of a call with no usable span passes, so the SDK does not
+#: fall back to the current context (some other span, on the app's thread).
+NO_SPAN = trace.set_span_in_context(INVALID_SPAN)
 
 
 def call_context(span_context: SpanContext | None) -> Context | None:

@@ -163,8 +163,7 @@ class Ledger:
     @classmethod
     def install(cls, configured) -> "Ledger":
         ledger = cls()
-        reader = configured.meter_provider._metric_readers[0]   # the PeriodicExportingMetricReader configure() made
-        exporter = reader._exporter
+        exporter = configured.metric_exporter   # the DeliveringMetricExporter configure() made
         original = exporter.export
 
         def export(metrics_data, timeout_millis: float = 10_000, **kwargs):

@@ -95,7 +95,7 @@ def test_sigterm_restart_loses_nothing(tmp_path, export_timeout):
                 stop.set()
                 worker.join(30)
             configured.force_flush()
-            sdk_exporter = configured.meter_provider._metric_readers[0]._exporter  # noqa: SLF001
+            sdk_exporter = configured.metric_exporter
             dropped, waiting = dict(sdk_exporter.dropped), sdk_exporter.pending_points
             configured.shutdown()
             assert errors == [] and sent["calls"] > 100

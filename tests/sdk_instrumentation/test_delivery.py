@@ -60,7 +60,7 @@ class Workload:
 
     @property
     def exporter(self):
-        return self.configured.meter_provider._metric_readers[0]._exporter  # noqa: SLF001 - the one configure() made
+        return self.configured.metric_exporter
 
     def flush(self) -> bool:
         """Export now; True when nothing is left waiting (force_flush itself reports True either way)."""
