@@ -34,6 +34,15 @@ real error mapping without a network or an account::
 
     provider.requests   # [RecordedRequest(method, path, query, headers, body), ...]
 
+Every OpenAI call it answers is booked in ``provider.organization``, which answers OpenAI's
+organization Usage and Costs APIs (``GET /v1/organization/usage/*``, ``/costs``, ``/projects``,
+``/projects/{id}/api_keys``, with ``Authorization: Bearer <admin_key>``) from those bookings::
+
+    provider = FakeProvider(api_keys={"sk-team-a-0123456789abcdef": ("proj_a", "key_a")},
+                            admin_key="sk-admin-fake", clock=time.time)
+
+See ``organization_api.py``.
+
 Per-request behaviour (token counts, faults, pacing, reply text, model name) is
 set with ``x-fake-*`` request headers: see ``controls.py`` and docs/fake_provider.md.
 The constructor arguments are provider-wide defaults and may be changed at run time.
@@ -43,18 +52,20 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import gemini_api, openai_api
+from . import gemini_api, openai_api, organization_api
 from .controls import Controls, ControlError
+from .organization_api import DEFAULT_ADMIN_KEY, Organization
 
-__all__ = ["FakeProvider", "RecordedRequest", "Controls", "ControlError", "DEFAULT_REPLY"]
+__all__ = ["FakeProvider", "RecordedRequest", "Controls", "ControlError", "Organization", "DEFAULT_REPLY"]
 
 DEFAULT_REPLY = "The quick brown fox jumps over the lazy dog"
 
@@ -75,7 +86,12 @@ class RecordedRequest:
 
 
 class FakeProvider:
-    """The fake provider: ``app`` is the ASGI app, ``requests`` what it received, in order."""
+    """The fake provider: ``app`` is the ASGI app, ``requests`` what it received, in order,
+    ``organization`` the usage ledger of the OpenAI calls it answered (``organization_api``).
+
+    ``api_keys`` (``{api key: (project id, key id)}``), ``admin_key`` and ``clock`` are passed to the
+    ``Organization``; they are its attributes (``provider.organization.clock``, ...) afterwards.
+    """
 
     def __init__(
         self,
@@ -83,17 +99,23 @@ class FakeProvider:
         chunk_delay: float = 0.0,
         slow_seconds: float = 2.0,
         reply: str = DEFAULT_REPLY,
+        *,
+        api_keys: dict[str, tuple[str, str]] | None = None,
+        admin_key: str = DEFAULT_ADMIN_KEY,
+        clock: Callable[[], float] = time.time,
     ):
         self.ttft = ttft
         self.chunk_delay = chunk_delay
         self.slow_seconds = slow_seconds
         self.reply = reply
+        self.organization = Organization(api_keys=api_keys, admin_key=admin_key, clock=clock)
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
                 Route("/healthz", _healthz, methods=["GET"]),
                 *openai_api.routes(self),
+                *organization_api.routes(self),
                 *gemini_api.routes(self),
             ]
         )

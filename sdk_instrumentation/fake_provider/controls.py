@@ -23,6 +23,8 @@ Every header is optional; a missing one falls back to the provider-wide default
     x-fake-chunks: 3                  # number of content chunks (default: one per word of the reply)
     x-fake-model: gpt-4o-2024-08-06   # model name in the response (default: the requested model)
     x-fake-reply: Hello there         # reply text (default: provider.reply)
+    x-fake-usage-time: 1767261600     # unix seconds the call is booked at in the organization usage
+                                      # ledger (default: the provider's clock; see organization_api.py)
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ class Controls:
     cost: float | None = None
     upstream_cost: float | None = None
     cost_breakdown: dict[str, float] | None = None
+    usage_time: float | None = None
 
     def modality(self, key: str) -> int:
         """One part of ``modality_tokens`` (0 when none was asked for)."""
@@ -194,6 +197,7 @@ class Controls:
             upstream_cost=_number(headers, "x-fake-upstream-cost", float),
             cost_breakdown=_pairs(headers, "x-fake-cost-breakdown", lambda k: k if k in _COST_PARTS else None,
                                   float) or None,
+            usage_time=_number(headers, "x-fake-usage-time", float),
         )
 
     @property

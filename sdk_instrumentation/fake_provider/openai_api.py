@@ -5,13 +5,15 @@ included), ``completion_tokens`` (reasoning included), ``total_tokens`` and the
 ``*_details``; Responses ``input_tokens``/``output_tokens`` with their details.
 Streams are ``data: {...}`` events ending with ``data: [DONE]`` (chat) or the
 typed Responses event sequence with ``sequence_number``. Errors use OpenAI's
-``{"error": {"message", "type", "param", "code"}}`` body.
+``{"error": {"message", "type", "param", "code"}}`` body. Every call answered (not a fault, not a
+``drop``) is booked in ``provider.organization``, the usage ledger of ``organization_api``.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import struct
 import time
 import uuid
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .controls import Controls, request_text
+from .organization_api import wire_usage
 from .transport import Event, EventStream, answer, begin, sse
 
 __all__ = ["routes", "error_response", "embedding_vector"]
@@ -50,6 +53,21 @@ def error_response(status: int, message: str | None = None) -> JSONResponse:
 
 def _headers() -> dict[str, str]:
     return {"x-request-id": "req_" + uuid.uuid4().hex, "openai-processing-ms": "1"}
+
+
+def _book(provider, request: Request, c: Controls, kind: str, model: str, usage: dict, tier: str | None,
+          web_search_calls: int = 0) -> None:
+    """Book an answered call in the organization usage ledger (a ``drop`` is not answered); a booking
+    error is logged and never changes the answer."""
+    if c.fault == "drop":
+        return
+    authorization = request.headers.get("authorization", "")
+    api_key = authorization[7:] if authorization.lower().startswith("bearer ") else request.headers.get("api-key", "")
+    try:
+        provider.organization.book(kind, model, wire_usage(usage, web_search_calls), api_key=api_key,
+                                   service_tier=tier, when=c.usage_time)
+    except Exception:
+        logging.getLogger("sdk_instrumentation.fake_provider").exception("fake provider: booking a call failed")
 
 
 def _id(prefix: str) -> str:
@@ -140,6 +158,7 @@ async def chat_completions(provider, request: Request):
     base = {"id": _id("chatcmpl-"), "created": int(time.time()), "model": model, "service_tier": service_tier(body, c),
             "system_fingerprint": "fp_fake"}
     annotations = _chat_annotations(requested, c.reply)
+    _book(provider, request, c, "completions", model, _chat_usage(c), base["service_tier"], 1 if annotations else 0)
     if not body.get("stream"):
         message = {"role": "assistant", "content": c.reply, "refusal": None, "annotations": annotations}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
@@ -226,6 +245,8 @@ async def responses(provider, request: Request):
         "user": None,
         "metadata": body.get("metadata") or {},
     }
+    _book(provider, request, c, "completions", model, response["usage"], response["service_tier"],
+          c.web_search_calls if web_search else 0)
     if not body.get("stream"):
         return await answer(response, c, _headers())
 
@@ -285,6 +306,7 @@ async def embeddings(provider, request: Request):
         "model": c.model or str(body.get("model", "")),
         "usage": {"prompt_tokens": c.input_tokens, "total_tokens": c.input_tokens},
     }
+    _book(provider, request, c, "embeddings", payload["model"], payload["usage"], None)
     return await answer(payload, c, _headers())
 
 
