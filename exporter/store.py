@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from .budgets import BudgetTracker, parse_budgets
+from .measured import CACHED_INPUT, COST, INPUT, OUTPUT, REQUESTS, MeasuredDays
 from .names import label_name, metric_name
 
 COST_FAMILY = "genai_lens_cost_usd"  # the counter budgets are counted from
@@ -180,6 +181,19 @@ def _finite(value: float) -> bool:
     return value - value == 0.0  # False for NaN and infinities, fast
 
 
+# The families the measured-days ledger reads (exporter/measured.py).
+_MEASURED_COUNTERS = {"genai_lens_cost_usd": COST, "genai_lens_usage_cache_read_input_tokens": CACHED_INPUT}
+_MEASURED_HISTOGRAMS = frozenset({"gen_ai_client_token_usage", "gen_ai_client_operation_duration_seconds"})
+
+
+def _point_day_time(point, temporality, now: float) -> float:
+    """When a point's increments happened, for the day they count in: a delta point's start (its
+    interval holds the calls), a cumulative point's time; the exporter's clock if it has neither."""
+    if temporality == DELTA and point.start_time_unix_nano:
+        return point.start_time_unix_nano / 1e9
+    return point.time_unix_nano / 1e9 if point.time_unix_nano else now
+
+
 _TRACE_ID_ZERO = bytes(16)
 _SPAN_ID_ZERO = bytes(8)
 
@@ -227,6 +241,7 @@ class Store:
         budgets=(),
         label_value_limits=None,
         exemplars: bool = True,
+        measured: MeasuredDays | None = None,
         clock=time.time,
     ):
         self.series_limit = series_limit
@@ -238,6 +253,8 @@ class Store:
         self.stream_ttl = stream_ttl
         self.max_streams = max_streams
         self.exemplars = exemplars
+        # Per-UTC-day sums of the figures reconciled with the provider's billing (docs/reconciliation.md).
+        self.measured = measured
         self.clock = clock
         self.lock = threading.Lock()
         self.families_by_name: dict[str, Family] = {}
@@ -493,6 +510,10 @@ class Store:
                     self.budgets.add(key, delta, now)
                 if monotonic and point.exemplars and self.exemplars:
                     _keep_exemplars(series, point.exemplars, None, now)
+                if self.measured is not None and monotonic:
+                    figure = _MEASURED_COUNTERS.get(family.name)
+                    if figure is not None:
+                        self.measured.add(figure, key, delta, _point_day_time(point, temporality, now))
             result.accepted += 1
 
     def _histogram_points(self, family, otel_name, points, temporality, resource, stream_prefix, now, result):
@@ -546,7 +567,8 @@ class Store:
                     state[4] = now
             else:
                 delta_counts, delta_sum = counts, total
-            series = self._series(family, self._key(raw, resource), now)
+            key = self._key(raw, resource)
+            series = self._series(family, key, now)
             series_counts = series.counts
             for i, c in enumerate(delta_counts):
                 if c:
@@ -554,7 +576,19 @@ class Store:
             series.sum += delta_sum
             if point.exemplars and self.exemplars:
                 _keep_exemplars(series, point.exemplars, family.bounds, now)
+            if self.measured is not None and family.name in _MEASURED_HISTOGRAMS:
+                self._measure_histogram(family.name, key, delta_counts, delta_sum,
+                                        _point_day_time(point, temporality, now))
             result.accepted += 1
+
+    def _measure_histogram(self, name: str, key: tuple, delta_counts, delta_sum: float, at: float) -> None:
+        labels = dict(key)
+        if name == "gen_ai_client_token_usage":
+            figure = {"input": INPUT, "output": OUTPUT}.get(labels.get("gen_ai_token_type"))
+            if figure is not None:
+                self.measured.add(figure, key, delta_sum, at)
+        elif "error_type" not in labels:  # successful calls: what the provider counts as requests
+            self.measured.add(REQUESTS, key, sum(delta_counts), at)
 
     def _sweep_streams(self, now: float) -> None:
         """Forget cumulative streams not seen for ``stream_ttl`` seconds (their series stay)."""
@@ -627,8 +661,11 @@ class Store:
                 ]]
                 for (prefix, raw), state in self.streams.items()
             ]
-            return {"version": 1, "saved_at": self.clock(), "families": families, "streams": streams,
+            data = {"version": 1, "saved_at": self.clock(), "families": families, "streams": streams,
                     "budgets": self.budgets.snapshot()}
+            if self.measured is not None:
+                data["measured"] = self.measured.snapshot()
+            return data
 
     def restore(self, data: dict) -> None:
         """Load a :meth:`snapshot` (into an empty store). Raises ``ValueError`` if malformed."""
@@ -674,10 +711,19 @@ class Store:
             budgets.restore(data.get("budgets", {}))
         except ValueError as error:
             raise ValueError(f"malformed state snapshot: {error}") from error
+        measured = None
+        if self.measured is not None:
+            measured = MeasuredDays(self.measured.providers, self.measured.keep_days)
+            try:
+                measured.restore(data.get("measured", []))
+            except ValueError as error:
+                raise ValueError(f"malformed state snapshot: {error}") from error
         with self.lock:
             self.families_by_name = families
             self.streams = streams
             self.budgets = budgets
+            if measured is not None:
+                self.measured = measured
             # The values admitted before the restart stay admitted.
             for family in families.values():
                 for key in family.series:

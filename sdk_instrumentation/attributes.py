@@ -70,6 +70,9 @@ METRIC_THROUGHPUT = "genai_lens.throughput"
 METRIC_COST = "genai_lens.cost"
 METRIC_WEB_SEARCH_CALLS = "genai_lens.web_search.calls"
 METRIC_UNPRICED_REQUESTS = "genai_lens.unpriced.requests"
+# The cached part of the input tokens, per call: what the provider's usage reports count apart
+# (OpenAI's input_cached_tokens), for the reconciliation with them (docs/reconciliation.md).
+METRIC_CACHE_READ_TOKENS = "genai_lens.usage.cache_read.input_tokens"
 # Why a successful call has no cost (span and unpriced counter): the model has no known price, or
 # the response reported no usage (Gemini API batchEmbedContents). Never counted as free.
 UNPRICED_REASON = "genai_lens.unpriced.reason"
@@ -94,6 +97,7 @@ INSTRUMENTS = {
     METRIC_COST: ("usd", "Cost of GenAI calls in US dollars, by cost type."),
     METRIC_WEB_SEARCH_CALLS: ("{call}", "Web search tool invocations."),
     METRIC_UNPRICED_REQUESTS: ("{request}", "Calls whose model has no known price."),
+    METRIC_CACHE_READ_TOKENS: ("{token}", "Input tokens read from the provider's prompt cache (part of the input tokens)."),
 }
 HISTOGRAM_BUCKETS = {
     METRIC_OPERATION_DURATION: DURATION_BUCKETS,

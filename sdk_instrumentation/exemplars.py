@@ -39,7 +39,7 @@ from . import attributes as a
 __all__ = ["call_context", "NO_SPAN", "increment_context", "IncrementExemplarReservoir", "exemplar_views", "SUMMED_COUNTERS"]
 
 #: The instruments ``Instruments`` sums in-process (``counters.SummedCounter``).
-SUMMED_COUNTERS = (a.METRIC_COST, a.METRIC_WEB_SEARCH_CALLS, a.METRIC_UNPRICED_REQUESTS)
+SUMMED_COUNTERS = (a.METRIC_COST, a.METRIC_WEB_SEARCH_CALLS, a.METRIC_UNPRICED_REQUESTS, a.METRIC_CACHE_READ_TOKENS)
 
 _INCREMENT = context_api.create_key("genai_lens.exemplar.increment")
 

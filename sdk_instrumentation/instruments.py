@@ -79,6 +79,7 @@ class Instruments:
         self.cost = counter(a.METRIC_COST)
         self.web_search_calls = counter(a.METRIC_WEB_SEARCH_CALLS)
         self.unpriced_requests = counter(a.METRIC_UNPRICED_REQUESTS)
+        self.cache_read_tokens = counter(a.METRIC_CACHE_READ_TOKENS)
 
     def record(self, call) -> None:
         """Every metric of one finished ``telemetry.Call`` (run by ``queue.drain``), each with the
@@ -122,6 +123,8 @@ class Instruments:
             self.token_usage.record(usage.output_tokens, {**attrs, a.TOKEN_TYPE: a.TOKEN_OUTPUT}, span)
         if usage.web_search_calls:
             self.web_search_calls.add(usage.web_search_calls, attrs, context)
+        if usage.cache_read_tokens:
+            self.cache_read_tokens.add(usage.cache_read_tokens, attrs, context)
         if call.throughput is not None:
             self.throughput.record(call.throughput, attrs, span)
         if not call.priced:  # pricing raised: no cost, and not "unpriced" either

@@ -10,8 +10,9 @@ or, for one client only, with its own alias and attributes::
 
 ``configure()`` sets global tracer and meter providers with OTLP/HTTP exporters
 and delta temporality for metrics (what the genai-lens exporter wants: any
-replica can take any batch), and exemplars linking each metric point to the
-span of a call that made it (``exemplars``). ``endpoint`` is where metrics go (the exporter);
+replica can take any batch), exemplars linking each metric point to the
+span of a call that made it (``exemplars``), and an export at each UTC midnight
+so no point mixes two days (``day_boundary``). ``endpoint`` is where metrics go (the exporter);
 spans go to ``traces_endpoint``, or wherever the standard
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` say,
 and nowhere if none is set or ``OTEL_TRACES_EXPORTER=none``. Without ``endpoint`` the metrics exporter reads the
@@ -34,6 +35,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from .api_keys import ApiKeyLabeler, load_aliases
 from .client_options import ClientOptions, set_options
+from .day_boundary import DayBoundaryExport
 from .exemplars import exemplar_views
 from .histograms import LocalHistograms, LocalHistogramsExporter
 from .instruments import Instruments
@@ -58,12 +60,15 @@ class Configured:
     meter_provider: MeterProvider
     telemetry: Telemetry
     metric_exporter: Any = None  # the DeliveringMetricExporter: its pending_points and dropped counts
+    day_boundary: Any = None     # the DayBoundaryExport: an export at each UTC midnight
 
     def force_flush(self, timeout_millis: int = 10_000) -> None:
         self.tracer_provider.force_flush(timeout_millis)
         self.meter_provider.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
+        if self.day_boundary is not None:
+            self.day_boundary.stop()
         uninstrument()
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
@@ -159,7 +164,7 @@ def configure(*, endpoint: str | None = None, traces_endpoint: str | None = None
                           labeler=labeler, capture_content=capture_content, attributes=attributes)
     if instrument_clients:
         instrument(telemetry=telemetry)
-    return Configured(tracer_provider, meter_provider, telemetry, metric_exporter)
+    return Configured(tracer_provider, meter_provider, telemetry, metric_exporter, DayBoundaryExport(meter_provider))
 
 
 def _instrumentors():
