@@ -9,8 +9,12 @@ error), over 12 models of two providers and 40 callers (a resource attribute the
 key). Measured, one thread:
 
 - decode: protobuf parsing of the request alone;
-- decode + convert: spans read, priced (the SDK's engine) and summed into one OTLP metrics request;
+- decode + convert: spans read, priced (the SDK's engine) and summed into one OTLP metrics request,
+  each point with the exemplars of its spans;
 - decode + convert + store: what ``POST /v1/traces`` does minus HTTP;
+- the same with every span's token counts and response id its own: the requests above repeat theirs
+  (``100 + i`` input tokens, ``chatcmpl-<i>``), which the converter reads once per value and keeps
+  (exporter/genai_spans.py), so this is the figure for values that never repeat;
 - the store alone: decoding and applying the converted metric requests (what a replay of the
   write-ahead log does), to show where the time goes;
 - through the ASGI app in process (httpx ASGITransport), with HTTP parsing and the response.
@@ -53,7 +57,8 @@ def _kv(key: str, value) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
-def trace_body(request_index: int) -> bytes:
+def trace_body(request_index: int, unique: bool = False) -> bytes:
+    """A request of ``SPANS_PER_REQUEST`` spans; ``unique``: token counts and response ids of its own."""
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend([_kv("service.name", "bench"),
@@ -73,8 +78,14 @@ def trace_body(request_index: int) -> bytes:
             attributes.append(_kv("error.type", "openai.RateLimitError"))
             span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
         else:
-            attributes += [_kv("gen_ai.response.model", model), _kv("gen_ai.response.id", f"chatcmpl-{i:08d}"),
-                           _kv("gen_ai.usage.input_tokens", 100 + i), _kv("gen_ai.usage.output_tokens", 10 + i % 300),
+            if unique:  # distinct for every span of up to 200,000 (7919 and 104,729 are primes)
+                n = request_index * SPANS_PER_REQUEST + i
+                input_tokens, output_tokens = 100 + n * 7919 % 200_000, 10 + n * 104_729 % 30_000
+            else:
+                n, input_tokens, output_tokens = i, 100 + i, 10 + i % 300
+            attributes += [_kv("gen_ai.response.model", model), _kv("gen_ai.response.id", f"chatcmpl-{n:08d}"),
+                           _kv("gen_ai.usage.input_tokens", input_tokens),
+                           _kv("gen_ai.usage.output_tokens", output_tokens),
                            _kv("openai.response.service_tier", "default")]
             attributes.append(KeyValue(key="gen_ai.response.finish_reasons"))
             attributes[-1].value.array_value.values.add(string_value="stop")
@@ -126,15 +137,17 @@ def main() -> None:
     def store_path(_body):  # the converted metric request of the same spans, decoded and applied
         store_only.ingest(decode_request(next(metric_bodies), PROTOBUF))
 
+    unique_bodies = [trace_body(i, unique=True) for i in range(requests)]
     figures = {
         "decode": timed(decode, bodies, rounds),
         "decode + convert": timed(convert, bodies, rounds),
         "decode + convert + store": timed(ingest, bodies, rounds),
+        "decode + convert + store, token counts and ids never repeated": timed(ingest, unique_bodies, rounds),
         "the converted metric requests alone, decode + store": timed(store_path, bodies, rounds),
     }
-    points = sum(len(m.histogram.data_points) + len(m.sum.data_points)
-                 for body in converted[:1] for rm in decode_request(body, PROTOBUF).resource_metrics
-                 for sm in rm.scope_metrics for m in sm.metrics)
+    data_points = [p for rm in decode_request(converted[0], PROTOBUF).resource_metrics for sm in rm.scope_metrics
+                   for m in sm.metrics for p in [*m.histogram.data_points, *m.sum.data_points]]
+    exemplars = sum(len(p.exemplars) for p in data_points)
 
     app = create_app(Settings(new_series_hold_seconds=0, span_key_attributes=["tenant.id"]))
 
@@ -154,7 +167,8 @@ def main() -> None:
     figures["through the ASGI app in process"] = asyncio.run(through_app())
     for name, value in figures.items():
         print(f"  {name:60s} {value:10,.0f} spans/s")
-    print(f"  one request of {SPANS_PER_REQUEST} spans becomes {points} metric points")
+    print(f"  one request of {SPANS_PER_REQUEST} spans becomes {len(data_points)} metric points "
+          f"with {exemplars} exemplars")
     total = figures["decode + convert + store"]
     print(f"  share of the time: decode {total / figures['decode']:.0%}, "
           f"reading, pricing and summing {total / figures['decode + convert'] - total / figures['decode']:.0%}, "

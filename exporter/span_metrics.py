@@ -15,13 +15,23 @@ the same attributes are summed, so a batch of spans makes one delta point per se
 the genai-lens SDK itself (instrumentation scope ``sdk_instrumentation``) are skipped: the SDK sends
 their metrics on ``/v1/metrics``. The result goes through the same store, write-ahead log and
 idempotency window as ``/v1/metrics``.
+
+Every point carries exemplars of the spans that made it (trace id, span id, the span's end time and
+the value it contributed): a histogram point one in each bucket spans fell in (``le``), the last
+span whose value fell in it; a sum point one, the last span that added to it, with that span's
+increment. Spans without a valid trace id (16 bytes, not all zero) and span id (8 bytes, not all
+zero) give none. Costs are the SDK's pricing engine's (``Pricing.price``), unchanged.
+
+Each ``ScopeSpans`` is read with ``genai_spans.spans_of`` (its attributes left serialized, see
+genai_spans); the points of a label set are summed in one ``_Series`` per (operation, provider,
+model, caller, web search) of a resource.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -29,13 +39,23 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from sdk_instrumentation import attributes as a
+from sdk_instrumentation.usage import COST_SOURCES
 
-from .genai_spans import SELF_SCOPES, SpanCall, read_span
+from .genai_spans import SELF_SCOPES, SpanCall, read_span, resource_values, spans_of
 
 __all__ = ["SpanConverter", "Converted"]
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
-_BASE_CACHE = 10_000  # label sets whose base labels are cached (cleared when full)
+_BASE_CACHE = 4096  # label sets whose labels are kept serialized (cleared when full) ...
+_CACHED_LABELS = 2048  # ... when at most this many bytes: at most a few MB in all
+_POINT_TYPES = (metrics_pb2.NumberDataPoint, metrics_pb2.HistogramDataPoint)
+_DAY_NS = 86400 * 1_000_000_000
+_NO_TRACE_ID, _NO_SPAN_ID = bytes(16), bytes(8)
+_INT64_MAX = 2**63 - 1
+_INPUT = ((a.TOKEN_TYPE, a.TOKEN_INPUT),)
+_OUTPUT = ((a.TOKEN_TYPE, a.TOKEN_OUTPUT),)
+_NO_USAGE = ((a.UNPRICED_REASON, a.UNPRICED_NO_USAGE),)
+_NO_PRICE = ((a.UNPRICED_REASON, a.UNPRICED_NO_PRICE),)
 
 
 @dataclass
@@ -52,18 +72,82 @@ class Converted:
 
 
 class _Histogram:
-    __slots__ = ("bounds", "count", "total", "buckets")
+    """One histogram point: count, sum, bucket counts (``le``: a value goes to the first bound >= it,
+    or past the last) and per bucket ``(value, exemplar)`` of its last span with one, an exemplar
+    being ``(trace_id, span_id, end time)``."""
 
-    def __init__(self, bounds):
+    __slots__ = ("bounds", "count", "total", "buckets", "exemplars")
+
+    def __init__(self, bounds: tuple):
         self.bounds = bounds
         self.count = 0
         self.total = 0.0
         self.buckets = [0] * (len(bounds) + 1)
+        self.exemplars: list[tuple | None] = [None] * (len(bounds) + 1)
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, exemplar: tuple | None) -> None:
+        index = bisect_left(self.bounds, value)
         self.count += 1
         self.total += value
-        self.buckets[bisect.bisect_left(self.bounds, value)] += 1
+        self.buckets[index] += 1
+        if exemplar is not None:
+            self.exemplars[index] = (value, exemplar)
+
+
+class _Sum:
+    """One sum point: count of spans, total and ``(increment, exemplar)`` of the last span with one."""
+
+    __slots__ = ("count", "total", "exemplar")
+
+    def __init__(self):
+        self.count = 0
+        self.total = 0.0
+        self.exemplar: tuple | None = None
+
+    def add(self, value: float, exemplar: tuple | None) -> None:
+        self.count += 1
+        self.total += value
+        if exemplar is not None:
+            self.exemplar = (value, exemplar)
+
+
+class _Series:
+    """The points of the calls of one label set (``labels``, sorted), each in its own slot."""
+
+    __slots__ = ("labels", "serialized", "duration", "errors", "time_to_first_chunk", "input_tokens", "output_tokens",
+                 "throughput", "web_search_calls", "no_usage", "no_price", "costs", "cache_read_tokens", "start")
+
+    def __init__(self, labels: tuple, serialized: dict, start: int = 0):
+        buckets = a.HISTOGRAM_BUCKETS
+        self.labels = labels
+        self.start = start  # the earliest end of its spans: the points' start time (the UTC day they count on)
+        self.serialized = serialized  # point type -> the labels as its serialized attributes
+        self.duration = _Histogram(buckets[a.METRIC_OPERATION_DURATION])
+        self.errors: dict[str, _Histogram] = {}  # error.type -> the duration of the calls that failed so
+        self.time_to_first_chunk = _Histogram(buckets[a.METRIC_TIME_TO_FIRST_CHUNK])
+        self.input_tokens = _Histogram(buckets[a.METRIC_TOKEN_USAGE])
+        self.output_tokens = _Histogram(buckets[a.METRIC_TOKEN_USAGE])
+        self.throughput = _Histogram(buckets[a.METRIC_THROUGHPUT])
+        self.web_search_calls = _Sum()
+        self.cache_read_tokens = _Sum()
+        self.no_usage = _Sum()
+        self.no_price = _Sum()
+        self.costs: dict[str, tuple[_Sum, _Sum, _Sum]] = {}  # genai_lens.cost.source -> input, output, other
+
+    def points(self) -> list[tuple[str, tuple, _Histogram | _Sum]]:
+        """``(metric, labels beyond the series', point)`` of every point a span added to."""
+        out = [(a.METRIC_OPERATION_DURATION, (), self.duration)]
+        out += [(a.METRIC_OPERATION_DURATION, ((a.ERROR_TYPE, error),), point) for error, point in self.errors.items()]
+        out += [(a.METRIC_TIME_TO_FIRST_CHUNK, (), self.time_to_first_chunk),
+                (a.METRIC_TOKEN_USAGE, _INPUT, self.input_tokens), (a.METRIC_TOKEN_USAGE, _OUTPUT, self.output_tokens),
+                (a.METRIC_THROUGHPUT, (), self.throughput), (a.METRIC_WEB_SEARCH_CALLS, (), self.web_search_calls),
+                (a.METRIC_CACHE_READ_TOKENS, (), self.cache_read_tokens),
+                (a.METRIC_UNPRICED_REQUESTS, _NO_USAGE, self.no_usage),
+                (a.METRIC_UNPRICED_REQUESTS, _NO_PRICE, self.no_price)]
+        for source, costs in self.costs.items():
+            out += [(a.METRIC_COST, ((a.COST_SOURCE, source), (a.COST_TYPE, kind)), point)
+                    for kind, point in zip((a.COST_INPUT, a.COST_OUTPUT, a.COST_OTHER), costs)]
+        return [point for point in out if point[2].count]
 
 
 class SpanConverter:
@@ -99,14 +183,19 @@ class SpanConverter:
         converted = Converted(out)
         now = int(self.clock() * 1e9)
         for resource_spans in request.resource_spans:
-            resource_attributes = {kv.key: kv.value for kv in resource_spans.resource.attributes}
-            histograms: dict[tuple, _Histogram] = {}
-            sums: dict[tuple, float] = {}
+            resource_attributes = resource_values(resource_spans.resource)
+            series: dict[tuple, _Series] = {}
             for scope_spans in resource_spans.scope_spans:
                 if scope_spans.scope.name in SELF_SCOPES:  # counted by the SDK already: not even read
                     converted.skipped_own += len(scope_spans.spans)
                     continue
-                for span in scope_spans.spans:
+                try:
+                    spans = spans_of(scope_spans)
+                except ValueError as error:  # never for protobuf's own bytes; a rejection all the same
+                    converted.rejected_spans += len(scope_spans.spans)
+                    converted.errors.append(f"scope {scope_spans.scope.name!r}: {error}")
+                    continue
+                for span in spans:
                     try:
                         call = read_span(span, resource_attributes, self.key_attributes)
                     except (ValueError, TypeError, OverflowError) as error:
@@ -115,102 +204,132 @@ class SpanConverter:
                         continue
                     if call is None:
                         continue
-                    self._points(call, histograms, sums)
+                    self._points(call, series)
                     converted.spans += 1
-            if histograms or sums:
-                self._emit(out, resource_spans.resource, histograms, sums, now)
+            if series:
+                self._emit(out, resource_spans.resource, series, now)
         return converted
 
-    def _base(self, call: SpanCall) -> tuple:
-        """The sorted label pairs every point of the call has (cached: one billing look-up per label set)."""
-        key = (call.operation, call.provider, call.model, call.api_key, bool(call.web_search_calls))
+    def _base(self, key: tuple) -> tuple[tuple, dict]:
+        """The sorted label pairs every point of a call has, for its (operation, provider, model, api
+        key, web search), and their serialization per point type (cached: one billing look-up and
+        one serialization per label set)."""
         base = self._bases.get(key)
         if base is None:
-            attrs = {a.OPERATION_NAME: call.operation, a.PROVIDER_NAME: call.provider, a.REQUEST_MODEL: call.model,
-                     a.BILLING: self.pricing.billing(call.provider, call.model, call.api_key)}
-            if call.api_key:
-                attrs[a.API_KEY] = call.api_key
-            if call.web_search_calls:
+            operation, provider, model, api_key, web_search = key
+            attrs = {a.OPERATION_NAME: operation, a.PROVIDER_NAME: provider, a.REQUEST_MODEL: model,
+                     a.BILLING: self.pricing.billing(provider, model, api_key)}
+            if api_key:
+                attrs[a.API_KEY] = api_key
+            if web_search:
                 attrs[a.WEB_SEARCH] = "true"
-            base = tuple(sorted(attrs.items()))
-            if len(self._bases) >= _BASE_CACHE:
-                self._bases.clear()
-            self._bases[key] = base
+            labels = tuple(sorted(attrs.items()))
+            base = labels, {kind: _serialized(kind, labels) for kind in _POINT_TYPES}
+            if len(base[1][metrics_pb2.HistogramDataPoint]) <= _CACHED_LABELS:
+                if len(self._bases) >= _BASE_CACHE:
+                    self._bases.clear()
+                self._bases[key] = base
         return base
 
-    def _points(self, call: SpanCall, histograms: dict, sums: dict) -> None:
-        pricing = self.pricing
-        base = self._base(call)
-
-        def hist(metric: str, extra: tuple, value: float) -> None:
-            key = (metric, base + extra)
-            entry = histograms.get(key)
-            if entry is None:
-                entry = histograms[key] = _Histogram(a.HISTOGRAM_BUCKETS[metric])
-            entry.add(value)
-
-        def add(metric: str, extra: tuple, value: float) -> None:
-            key = (metric, base + extra)
-            sums[key] = sums.get(key, 0.0) + value
-
-        hist(a.METRIC_OPERATION_DURATION, ((a.ERROR_TYPE, call.error_type),) if call.error_type else (), call.duration)
-        if call.stream and call.time_to_first_chunk is not None:
-            hist(a.METRIC_TIME_TO_FIRST_CHUNK, (), call.time_to_first_chunk)
+    def _points(self, call: SpanCall, series: dict) -> None:
         usage = call.usage
+        web_search = usage is not None and usage.web_search_calls > 0
+        key = (call.operation, call.provider, call.model, call.api_key, web_search)
+        # One set of points per UTC day the spans ended on: the store counts a point on the day of its
+        # start time (exporter/measured.py), so a batch spanning midnight is split there.
+        ended = call.end_time_unix_nano
+        day = ended // _DAY_NS if ended else -1
+        points = series.get((key, day))
+        if points is None:
+            points = series[(key, day)] = _Series(*self._base(key), start=ended)
+        elif ended and ended < points.start:
+            points.start = ended
+        trace_id, span_id = call.trace_id, call.span_id
+        exemplar = None
+        if len(trace_id) == 16 and len(span_id) == 8 and trace_id != _NO_TRACE_ID and span_id != _NO_SPAN_ID:
+            exemplar = (trace_id, span_id, call.end_time_unix_nano)
+
+        if call.error_type:
+            duration = points.errors.get(call.error_type)
+            if duration is None:
+                duration = points.errors[call.error_type] = _Histogram(a.HISTOGRAM_BUCKETS[a.METRIC_OPERATION_DURATION])
+            duration.add(call.duration, exemplar)
+        else:
+            points.duration.add(call.duration, exemplar)
+        if call.stream and call.time_to_first_chunk is not None:
+            points.time_to_first_chunk.add(call.time_to_first_chunk, exemplar)
         if usage is None:
             if call.error_type is None:  # answered, but with no usage: unpriced, never free
-                add(a.METRIC_UNPRICED_REQUESTS, ((a.UNPRICED_REASON, a.UNPRICED_NO_USAGE),), 1)
+                points.no_usage.add(1, exemplar)
             return
-        hist(a.METRIC_TOKEN_USAGE, ((a.TOKEN_TYPE, a.TOKEN_INPUT),), usage.input_tokens)
+        points.input_tokens.add(usage.input_tokens, exemplar)
         if call.operation != "embeddings":
-            hist(a.METRIC_TOKEN_USAGE, ((a.TOKEN_TYPE, a.TOKEN_OUTPUT),), usage.output_tokens)
+            points.output_tokens.add(usage.output_tokens, exemplar)
         if usage.web_search_calls:
-            add(a.METRIC_WEB_SEARCH_CALLS, (), usage.web_search_calls)
+            points.web_search_calls.add(usage.web_search_calls, exemplar)
+        if usage.cache_read_tokens:
+            points.cache_read_tokens.add(usage.cache_read_tokens, exemplar)
         if usage.output_tokens > 0:
             seconds = call.duration - (call.time_to_first_chunk or 0.0) if call.stream else call.duration
             if seconds > 0:
-                hist(a.METRIC_THROUGHPUT, (), usage.output_tokens / seconds)
-        cost = pricing.price(call.provider, call.model, usage, call.service_tier)
+                points.throughput.add(usage.output_tokens / seconds, exemplar)
+        cost = (self._pricing or self.pricing).price(call.provider, call.model, usage, call.service_tier)
         if cost is None:
-            add(a.METRIC_UNPRICED_REQUESTS, ((a.UNPRICED_REASON, a.UNPRICED_NO_PRICE),), 1)
+            points.no_price.add(1, exemplar)
             return
-        source = (a.COST_SOURCE, cost.source)
-        add(a.METRIC_COST, (source, (a.COST_TYPE, a.COST_INPUT)), cost.input)
-        add(a.METRIC_COST, (source, (a.COST_TYPE, a.COST_OUTPUT)), cost.output)
-        add(a.METRIC_COST, (source, (a.COST_TYPE, a.COST_OTHER)), cost.other)
+        costs = points.costs.get(cost.source)
+        if costs is None:
+            costs = points.costs[cost.source] = (_Sum(), _Sum(), _Sum())
+        costs[0].add(cost.input, exemplar)
+        costs[1].add(cost.output, exemplar)
+        costs[2].add(cost.other, exemplar)
 
     @staticmethod
-    def _emit(out, resource, histograms: dict, sums: dict, now: int) -> None:
+    def _emit(out, resource, series: dict, now: int) -> None:
         resource_metrics = out.resource_metrics.add()
         resource_metrics.resource.CopyFrom(resource)
         scope_metrics = resource_metrics.scope_metrics.add()
         scope_metrics.scope.name = "genai_lens.exporter.spans"
         metrics: dict[str, metrics_pb2.Metric] = {}
+        for one in series.values():
+            for name, extra, entry in one.points():
+                m = metrics.get(name)
+                if m is None:
+                    unit, description = a.INSTRUMENTS[name]
+                    m = metrics[name] = scope_metrics.metrics.add(name=name, unit=unit, description=description)
+                if isinstance(entry, _Histogram):
+                    exemplars = [pair for pair in entry.exemplars if pair is not None]
+                    m.histogram.aggregation_temporality = DELTA
+                    point = m.histogram.data_points.add(start_time_unix_nano=one.start or now, time_unix_nano=now,
+                                                        count=entry.count, sum=entry.total,
+                                                        explicit_bounds=entry.bounds, bucket_counts=entry.buckets)
+                else:
+                    exemplars = [] if entry.exemplar is None else [entry.exemplar]
+                    m.sum.aggregation_temporality = DELTA
+                    m.sum.is_monotonic = True
+                    point = m.sum.data_points.add(start_time_unix_nano=one.start or now, time_unix_nano=now)
+                    if name == a.METRIC_COST:
+                        point.as_double = entry.total
+                    else:
+                        point.as_int = min(int(entry.total), _INT64_MAX)  # each count is at most int64 too
+                for value, (trace_id, span_id, time_unix_nano) in exemplars:
+                    point.exemplars.add(trace_id=trace_id, span_id=span_id, time_unix_nano=time_unix_nano,
+                                        as_double=float(value))
+                # the labels, parsed from their serialization: ten times faster than making KeyValues
+                kind = type(point)
+                more = _EXTRAS.get((kind, extra))
+                point.MergeFromString(one.serialized[kind] + (_serialized(kind, extra) if more is None else more))
 
-        def metric(name: str, unit: str, description: str) -> metrics_pb2.Metric:
-            found = metrics.get(name)
-            if found is None:
-                found = metrics[name] = scope_metrics.metrics.add(name=name, unit=unit, description=description)
-            return found
 
-        for (name, labels), entry in histograms.items():
-            m = metric(name, *a.INSTRUMENTS[name])
-            m.histogram.aggregation_temporality = DELTA
-            point = m.histogram.data_points.add(start_time_unix_nano=now, time_unix_nano=now, count=entry.count,
-                                                sum=entry.total, explicit_bounds=entry.bounds, bucket_counts=entry.buckets)
-            _attributes(point, labels)
-        for (name, labels), value in sums.items():
-            m = metric(name, *a.INSTRUMENTS[name])
-            m.sum.aggregation_temporality = DELTA
-            m.sum.is_monotonic = True
-            point = m.sum.data_points.add(start_time_unix_nano=now, time_unix_nano=now)
-            if name == a.METRIC_COST:
-                point.as_double = value
-            else:
-                point.as_int = int(value)
-            _attributes(point, labels)
+def _serialized(point_type, labels: tuple) -> bytes:
+    """``labels`` as the serialized attributes of a ``point_type`` (NumberDataPoint or HistogramDataPoint):
+    a serialized message's repeated field is the concatenation of its items, so these add up."""
+    return point_type(attributes=[common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=str(value)))
+                                  for key, value in labels]).SerializeToString()
 
 
-def _attributes(point, labels: tuple) -> None:
-    for key, value in labels:
-        point.attributes.append(common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=str(value))))
+# the labels beyond a series' own that do not come from the spans, serialized
+_EXTRAS = {(kind, extra): _serialized(kind, extra) for kind in _POINT_TYPES
+           for extra in [(), _INPUT, _OUTPUT, _NO_USAGE, _NO_PRICE]
+           + [((a.COST_SOURCE, source), (a.COST_TYPE, cost_type)) for source in COST_SOURCES
+              for cost_type in (a.COST_INPUT, a.COST_OUTPUT, a.COST_OTHER)]}

@@ -20,9 +20,10 @@ def test_quick_run_reports_every_figure():
     assert result.returncode == 0, result.stderr[-2000:]
     figures = dict(re.findall(r"^  (.+?)\s{2,}([\d,]+) spans/s$", result.stdout, flags=re.M))
     assert set(figures) == {"decode", "decode + convert", "decode + convert + store",
+                            "decode + convert + store, token counts and ids never repeated",
                             "the converted metric requests alone, decode + store", "through the ASGI app in process"}
     assert all(int(value.replace(",", "")) > 0 for value in figures.values())
-    assert "one request of 500 spans becomes 102 metric points" in result.stdout
+    assert "one request of 500 spans becomes 102 metric points with 191 exemplars" in result.stdout
 
 
 def test_the_benchmark_spans_are_counted_exactly():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.measured import MeasuredDays, Row, model_family
+from sdk_instrumentation.usage import Usage
 from exporter.store import Store
 from tests.exporter.otlp import CUMULATIVE, histogram_metric, histogram_point, number_point, request, sum_metric
 
@@ -105,3 +106,29 @@ def test_it_survives_a_snapshot_and_restore():
     assert again.measured.rows(NOW, 7) == measured.rows(NOW, 7)
     with pytest.raises(ValueError, match="measured"):
         Store(measured=MeasuredDays()).restore({**snapshot, "measured": [[DEC_1, [[["a"], [1.0]]]]]})
+
+
+def test_spans_count_on_the_day_they_ended_even_in_one_batch():
+    """/v1/traces: a batch whose spans end either side of midnight is split there; cached tokens count."""
+    from exporter.span_metrics import SpanConverter
+    from sdk_instrumentation.pricing import Pricing
+    from tests.exporter.test_traces import span, traces
+
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini-2024-07-18", "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 100, "gen_ai.usage.cache_read.input_tokens": 400,
+            "genai_lens.api_key": "team-search"}
+    spans = []
+    for ends_at in (DEC_2 - 2, DEC_2 - 1, DEC_2 + 1):  # two before midnight, one after
+        one = span(chat)
+        one.start_time_unix_nano, one.end_time_unix_nano = (ends_at - 1) * NS, ends_at * NS
+        spans.append(one)
+    converted = SpanConverter(Pricing(), clock=lambda: NOW).convert(traces(*spans))
+    measured = MeasuredDays()
+    Store(hold_seconds=0, measured=measured, clock=lambda: NOW).ingest(converted.request)
+    price = Pricing().price("openai", "gpt-4o-mini-2024-07-18", Usage(input_tokens=1000, output_tokens=100,
+                                                                       cache_read_tokens=400))
+    rows = {(r.window, r.period): r.figures for r in measured.rows(NOW, days=7)}
+    assert rows[("day", "2025-12-01")] == (pytest.approx(2 * price.total, rel=1e-15), 2000, 800, 200, 2)
+    assert rows[("day", "2025-12-02")] == (pytest.approx(price.total, rel=1e-15), 1000, 400, 100, 1)
+    assert rows[("month", "2025-12")][1:] == (3000, 1200, 300, 3)
