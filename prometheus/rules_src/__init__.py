@@ -10,6 +10,7 @@ The knobs and their defaults are in ``thresholds.DEFAULT_THRESHOLDS``.
 import yaml
 
 from .alerts import alert_rules
+from .billing import billing_recording_rules
 from .recording import recording_rules
 from .thresholds import DEFAULT_THRESHOLDS, merge_thresholds
 
@@ -25,6 +26,8 @@ def render_rules(thresholds: dict | None = None) -> dict:
     return {
         RECORDING_FILE: {"groups": [
             {"name": "genai-lens-recording", "interval": "1m", "rules": recording_rules()},
+            # Measured vs billed (docs/reconciliation.md): its own group, evaluated in order.
+            {"name": "genai-lens-billing", "interval": "1m", "rules": billing_recording_rules()},
         ]},
         ALERTS_FILE: {"groups": [
             {"name": "genai-lens-alerts", "interval": "1m", "rules": alert_rules(t)},

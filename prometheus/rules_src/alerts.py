@@ -5,6 +5,7 @@ subscription usage is prepaid. Each alert carries a ``severity`` label and
 ``summary``, a templated ``description`` and ``runbook_url`` annotations.
 """
 
+from .billing import billing_alert_rules
 from .recording import BUDGET  # a budget's identity on its series
 
 # Spend alerts read the raw counter rather than the recorded rate1h/rate1d series: alert and
@@ -123,6 +124,7 @@ def alert_rules(t: dict) -> list[dict]:
     ))
 
     rules += budget_alert_rules(t)
+    rules += billing_alert_rules(t, _alert)
     return [r for r in rules if _enabled(t[r["alert"]])]
 
 

@@ -100,6 +100,17 @@ DEFAULT_THRESHOLDS = {
         "severity": "critical",
         "for": "2m",
     },
+    # Measured vs billed (docs/reconciliation.md), for each complete day: the day's total and each
+    # model's. Fires when measured - billed exceeds both ``percent`` of the billed cost and
+    # ``min_usd`` (so cents on a quiet day do not page); ``for`` lets the provider's figures for
+    # yesterday settle.
+    "CostEstimateDrift": {
+        "enabled": True,
+        "severity": "warning",
+        "for": "1h",
+        "percent": 5,
+        "min_usd": 1,
+    },
 }
 
 

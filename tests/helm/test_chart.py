@@ -428,6 +428,30 @@ def test_prometheus_rule_overrides(chart, tmp_path):
     promtool_check(rule["spec"]["groups"], tmp_path)
 
 
+def test_prometheus_rule_cost_drift_knobs(chart, tmp_path):
+    """CostEstimateDrift's knobs (percent, min_usd, for, severity) reach both of its rules as
+    prometheus.rules_src renders them; the billing recording group ships as it is."""
+    sys.path.insert(0, str(ROOT))
+    from prometheus.rules_src import render_rules
+
+    knobs = {"percent": 2.5, "min_usd": 10, "for": "3h", "severity": "critical"}
+    rule = one(render(chart, {"prometheusRule": {"enabled": True, "alerts": {"CostEstimateDrift": knobs}}}),
+               "PrometheusRule")
+    expected = render_rules({"CostEstimateDrift": knobs})
+    groups = [g for name in sorted(expected) for g in expected[name]["groups"]]
+    assert rule["spec"]["groups"] == groups
+    drift = [r for g in groups for r in g["rules"] if r.get("alert") == "CostEstimateDrift"]
+    assert [(r["labels"]["scope"], r["labels"]["severity"], r["for"]) for r in drift] == [
+        ("total", "critical", "3h"), ("model", "critical", "3h")]
+    assert all("> 10\n" in r["expr"] and "2.5 / 100 * (" in r["expr"] for r in drift)
+    assert "genai-lens-billing" in [g["name"] for g in rule["spec"]["groups"]]
+    promtool_check(rule["spec"]["groups"], tmp_path)
+
+    off = one(render(chart, {"prometheusRule": {"enabled": True, "alerts": {"CostEstimateDrift": {"enabled": False}}}}),
+              "PrometheusRule")
+    assert "CostEstimateDrift" not in [r.get("alert") for g in off["spec"]["groups"] for r in g["rules"]]
+
+
 def test_prometheus_rule_from_no_rule_files(tmp_path):
     """With no rule files the PrometheusRule renders, empty."""
     copy_dir = tmp_path / "genai-lens"
@@ -721,6 +745,12 @@ BAD_VALUES = [
      "/prometheusRule/alerts/SpendRateHigh/usd_per_hour"),
     ({"prometheusRule": {"alerts": {"SpendRateHigh": {"budget": 5}}}}, "additional properties 'budget'"),
     ({"prometheusRule": {"alerts": {"NoSuchAlert": {"enabled": False}}}}, "NoSuchAlert"),
+    ({"prometheusRule": {"alerts": {"CostEstimateDrift": {"percent": -5}}}},
+     "/prometheusRule/alerts/CostEstimateDrift/percent"),
+    ({"prometheusRule": {"alerts": {"CostEstimateDrift": {"min_usd": "one"}}}},
+     "/prometheusRule/alerts/CostEstimateDrift/min_usd"),
+    ({"prometheusRule": {"alerts": {"CostEstimateDrift": {"for": "an hour"}}}},
+     "/prometheusRule/alerts/CostEstimateDrift/for"),
     ({"exporter": {"budgets": [{"name": "a", "match": {"team": "search"}, "amount_usd": 5}]}},
      "/exporter/budgets/0/match': additional properties 'team' not allowed"),
     ({"exporter": {"budgets": [{"name": "a", "amount_usd": -5}]}}, "/exporter/budgets/0/amount_usd"),

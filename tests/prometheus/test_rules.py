@@ -29,8 +29,9 @@ def test_check_config():
 def test_check_rules():
     result = promtool("check", "rules", *map(str, RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 20 rules found" in result.stdout  # recording
-    assert "SUCCESS: 13 rules found" in result.stdout  # alerts: BudgetBurnRateHigh is two (fast, slow)
+    assert "SUCCESS: 41 rules found" in result.stdout  # recording: 20, and 21 in genai-lens-billing
+    # alerts: BudgetBurnRateHigh is two (fast, slow), CostEstimateDrift two (scope total, model)
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 @pytest.mark.parametrize("path", UNIT_TESTS, ids=lambda p: p.name)
@@ -60,7 +61,7 @@ def _tested_exprs_and_alerts():
 def test_every_recording_rule_has_a_case():
     exprs, _ = _tested_exprs_and_alerts()
     records = [r["record"] for r in _rules("genai-lens-recording.yml")]
-    assert len(records) == 20
+    assert len(records) == 41
     missing = [r for r in records if not any(r in e for e in exprs)]
     assert missing == []
 
@@ -104,3 +105,31 @@ def test_render_rules_applies_knobs():
     assert alerts["SpendSpike"]["annotations"]["runbook_url"] == "https://example.test/runbook#spendspike"
     with pytest.raises(KeyError):
         render_rules({"SpendRateHigh": {"usd_per_day": 1}})
+
+
+def test_billing_group_and_cost_drift_knobs():
+    """The measured-vs-billed rules are their own group, named level:metric:operations; the
+    CostEstimateDrift knobs reach both of its rules' expressions and annotations."""
+    groups = {g["name"]: g for g in render_rules()["genai-lens-recording.yml"]["groups"]}
+    assert list(groups) == ["genai-lens-recording", "genai-lens-billing"]
+    records = [r["record"] for r in groups["genai-lens-billing"]["rules"]]
+    assert len(records) == 21 and len(set(records)) == 21
+    for record in records:
+        level, metric, operation = record.split(":")
+        assert metric in ("genai_lens_billed_cost_usd", "genai_lens_billed_tokens", "genai_lens_billed_requests")
+        assert operation in ("sum", "measured_minus_billed", "drift_ratio")
+        assert level.startswith("source_" if operation == "sum" else "window_provider")
+        assert ("token_type" in level) == (metric == "genai_lens_billed_tokens")
+
+    rules = [r for r in render_rules({"CostEstimateDrift": {"percent": 12.5, "min_usd": 20, "for": "3h"}})[
+        "genai-lens-alerts.yml"]["groups"][0]["rules"] if r["alert"] == "CostEstimateDrift"]
+    assert [r["labels"] for r in rules] == [{"severity": "warning", "scope": "total"},
+                                            {"severity": "warning", "scope": "model"}]
+    for rule in rules:
+        assert rule["for"] == "3h"
+        assert ") > 20\n" in rule["expr"] and "12.5 / 100 * (" in rule["expr"]
+        assert 'window="day"' in rule["expr"]
+        assert rule["annotations"]["description"].endswith("beyond both 12.5% and 20 USD.")
+        assert "more than 12.5%" in rule["annotations"]["summary"]
+    assert "CostEstimateDrift" not in [r["alert"] for r in render_rules({"CostEstimateDrift": {"enabled": False}})[
+        "genai-lens-alerts.yml"]["groups"][0]["rules"]]
