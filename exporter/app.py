@@ -38,6 +38,9 @@ from fastapi.responses import PlainTextResponse, Response
 from google.rpc import status_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from .billing import BilledCollector
+from .measured import MeasuredCollector, MeasuredDays, project_of_alias
+from .billing_openai import OpenAIBillingPoller
 from .collector import CommitterCollector, StoreCollector, render
 from .ingest import (
     JSON,
@@ -97,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exemplars=settings.exemplars,
         budgets=settings.budgets,
         label_value_limits=settings.label_value_limits,
+        # Per-UTC-day sums for the billing reconciliation (docs/reconciliation.md), when configured.
+        measured=MeasuredDays(providers=("openai",)) if settings.billing.openai is not None else None,
     )
     spans = SpanConverter(key_attributes=tuple(settings.span_key_attributes), pricing_file=settings.pricing_file)
     registry = CollectorRegistry(auto_describe=True)
@@ -114,17 +119,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     collectors = [StoreCollector(store, created_timestamps=settings.created_timestamps),
                   CommitterCollector(committer), registry]
+    # Billing reconciliation (docs/reconciliation.md): OpenAI's own usage and cost reports, polled in a
+    # thread; a failing billing API never fails ingest, /metrics or the start (only a missing admin key does).
+    openai_billing = settings.billing.openai
+    billing = OpenAIBillingPoller(openai_billing) if openai_billing is not None and openai_billing.poll else None
+    billing_collector = None
+    if openai_billing is not None:  # every replica serves its measured figures; the polling one the billed
+        billing_collector = BilledCollector(billing, merge=[MeasuredCollector(
+            store, openai_billing.days, project_of_alias(openai_billing.projects))])
+    if billing_collector is not None:
+        collectors.append(billing_collector)
     limit = settings.max_body_bytes
     ready = {"ready": False}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await to_thread.run_sync(committer.start)
+        if billing is not None:
+            try:
+                billing.start()  # reads the admin key: a missing key file or variable stops the start, naming it
+            except Exception:
+                await to_thread.run_sync(committer.stop)
+                raise
         ready["ready"] = True
         try:
             yield
         finally:
             ready["ready"] = False
+            if billing is not None:
+                await to_thread.run_sync(billing.stop)
             try:
                 await to_thread.run_sync(committer.stop)
             except Exception:  # a failed save must not hide the shutdown; the log still holds everything
@@ -135,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.committer = committer
     app.state.registry = registry
+    app.state.billing = billing  # the OpenAIBillingPoller, or None
+    app.state.billing_collector = billing_collector
 
     @app.middleware("http")
     async def observe(request: Request, call_next):

@@ -56,6 +56,15 @@ def serve(args) -> int:
         where = f" in {args.config}" if args.config else ""
         print(f"genai-lens serve: invalid settings{where}: {error}", file=sys.stderr)
         return 2
+    openai_billing = settings.billing.openai
+    if openai_billing is not None and openai_billing.poll:  # a missing admin key: one line, before the server starts
+        from .billing_openai import BillingConfigError, read_admin_key
+
+        try:
+            read_admin_key(openai_billing)
+        except BillingConfigError as error:
+            print(f"genai-lens serve: billing.openai: {error}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(), workers=None)
     return 0

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["MeasuredDays", "Row", "model_family", "FIGURES", "FAMILIES", "COST", "INPUT", "CACHED_INPUT", "OUTPUT",
+__all__ = ["MeasuredDays", "MeasuredCollector", "Row", "model_family", "project_of_alias", "FIGURES", "FAMILIES", "COST", "INPUT", "CACHED_INPUT", "OUTPUT",
            "REQUESTS"]
 
 DAY = 86400
@@ -135,6 +135,15 @@ class MeasuredDays:
         except (TypeError, ValueError) as error:
             raise ValueError(f"malformed measured-days state: {error}") from error
         self._days = days
+
+
+def project_of_alias(projects: dict[str, str]) -> dict[str, str]:
+    """alias -> project id from ``billing.openai.projects`` (project -> alias), for the aliases that
+    exactly one project maps to."""
+    found: dict[str, list[str]] = {}
+    for project, alias in projects.items():
+        found.setdefault(alias, []).append(project)
+    return {alias: ids[0] for alias, ids in found.items() if len(ids) == 1}
 
 
 class MeasuredCollector:

@@ -16,20 +16,60 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from .budgets import Budget, parse_budgets
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, YamlConfigSettingsSource
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "Billing", "OpenAIBilling"]
 
 _Names = Annotated[list[str], NoDecode]
+
+
+class OpenAIBilling(BaseModel):
+    """``billing.openai``: read OpenAI's organization Usage and Costs APIs (``exporter.billing_openai``;
+    docs/reconciliation.md). The admin key is read when the poller starts, from ``admin_key_file``
+    when set, else from the environment variable ``admin_key_env``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_key_file: Path | None = None
+    """A file holding the admin key (surrounding whitespace ignored); wins over ``admin_key_env``."""
+    admin_key_env: str = "OPENAI_ADMIN_KEY"
+    """The environment variable holding the admin key, when there is no ``admin_key_file``."""
+    base_url: str = "https://api.openai.com/v1"
+    interval_seconds: float = Field(900.0, gt=0)
+    """Seconds waited after each poll before the next; every poll re-reads the whole window."""
+    days: int = Field(7, ge=1, le=31)
+    """Complete UTC days served as ``window="day"`` (the month to date is read too)."""
+    projects: dict[str, str] = {}
+    """OpenAI project id -> genai-lens key alias."""
+    keys: dict[str, str] = {}
+    """OpenAI API key id -> genai-lens key alias (wins over ``projects`` and redacted-key matching)."""
+    api_key_aliases_file: Path | None = None
+    """An alias file in the SDK's format; its redaction entries (``sk-proj-…abcd: alias``) are matched
+    against the ``redacted_value`` of the projects' API keys (fingerprint entries cannot be)."""
+    timeout_seconds: float = Field(30.0, gt=0)
+    """Timeout of each HTTP request to the API."""
+    poll: bool = True
+    """Poll the API from this exporter. Every replica with ``billing.openai`` serves its measured
+    figures (``source="measured"``); exactly one should poll (``poll: false`` on the others, which
+    then need no admin key), so one set of billed figures is served."""
+
+
+class Billing(BaseModel):
+    """``billing``: reconciliation with the providers' own usage and cost reports (absent: off)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    openai: OpenAIBilling | None = None
 
 
 class Settings(BaseSettings):
     """Everything the exporter can be told. See docs/exporter.md for the reference."""
 
-    model_config = SettingsConfigDict(env_prefix="GENAI_LENS_", extra="forbid")
+    # hide_input_in_errors: a secret given under a wrong name must not be echoed in the error
+    model_config = SettingsConfigDict(env_prefix="GENAI_LENS_", extra="forbid", hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = Field(4318, ge=0, le=65535)
@@ -94,6 +134,10 @@ class Settings(BaseSettings):
     ``{genai_lens_api_key: 1000, service_name: 500}``: later values fold into ``__other__`` with
     totals kept; values a budget matches on are always kept. Empty: no limit (``series_limit`` still
     bounds every metric)."""
+
+    billing: Billing = Field(default_factory=Billing)
+    """``billing.openai``: poll OpenAI's organization Usage and Costs APIs and serve what it billed as
+    the ``genai_lens_billed_*{source="provider"}`` gauges (docs/reconciliation.md). Absent: off."""
 
     budgets: list[Budget] = []
     """Named budgets: ``{name, match: {label: value}, period: month|week|day, amount_usd, warn_at: [...]}``

@@ -25,6 +25,24 @@ def test_bad_config_exits_2(tmp_path, capsys):
     assert "config file not found" in capsys.readouterr().err
 
 
+def test_a_missing_billing_admin_key_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"billing:\n  openai:\n    admin_key_file: {tmp_path / 'no-such-key'}\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genai-lens serve: billing.openai: ") and str(tmp_path / "no-such-key") in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_a_secret_under_a_wrong_name_is_not_echoed(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("billing:\n  openai:\n    admin_key: sk-admin-must-not-be-echoed\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "admin_key" in err and "sk-admin-must-not-be-echoed" not in err
+
+
 def test_serve_process_saves_state_on_sigterm(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
