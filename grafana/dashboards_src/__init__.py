@@ -10,7 +10,7 @@ import json
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from . import budgets, cost, model, overview, usage
+from . import billing, budgets, cost, model, overview, usage
 
 __all__ = ["DASHBOARDS", "render_dashboards", "to_dict"]
 
@@ -20,6 +20,7 @@ DASHBOARDS = {
     "genai-lens-overview.json": overview.build,
     "genai-lens-model.json": model.build,
     "genai-lens-budgets.json": budgets.build,
+    "genai-lens-billing.json": billing.build,
 }
 
 

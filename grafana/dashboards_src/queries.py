@@ -78,7 +78,7 @@ def _duration(seconds: float) -> str:
 
 
 def substitute(expr: str, values: dict, *, range_s: int, interval_s: float = 15, scrape_interval_s: float = 15,
-               regex_vars: tuple[str, ...] = ("api_key", "model", "provider", "billing", "budget")) -> str:
+               regex_vars: tuple[str, ...] = ("api_key", "model", "provider", "billing", "budget", "period")) -> str:
     """Return ``expr`` with Grafana's built-in and dashboard variables replaced.
 
     ``values`` maps variable names to a string, a list of strings, or ``ALL``. Names in

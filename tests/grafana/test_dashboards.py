@@ -20,11 +20,21 @@ DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 RULE_FILES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 UIDS = {"genai-lens-cost.json": "genai-lens-cost", "genai-lens-usage.json": "genai-lens-usage",
         "genai-lens-overview.json": "genai-lens-overview", "genai-lens-model.json": "genai-lens-model",
-        "genai-lens-budgets.json": "genai-lens-budgets"}
+        "genai-lens-budgets.json": "genai-lens-budgets", "genai-lens-billing.json": "genai-lens-billing"}
 UNITS = {"currencyUSD", "ms", "s", "locale", "percentunit", "suffix:tokens/s", "suffix:x"}  # "s": the exemplar panels (B5)
 # The budgets dashboard reads only the budget series, which a budget's own match fills: it has the
 # $budget variable instead of the shared filters, and opens on this month.
 BUDGETS = "genai-lens-budgets.json"
+# Measured vs billed (B4) reads only the reconciliation gauges (docs/reconciliation.md): its own $period,
+# $model and $api_key over them, no granularity or billing filter, and opens on the last day (the gauges
+# name their window, so the range does not matter).
+BILLING = "genai-lens-billing.json"
+DEFAULT_RANGES = {BUDGETS: {"from": "now/M", "to": "now"}, BILLING: {"from": "now-1d", "to": "now"}}
+# The reconciliation series and their labels (docs/reconciliation.md, which docs/design.md refers to).
+BILLING_METRICS = {"genai_lens_billed_cost_usd", "genai_lens_billed_tokens", "genai_lens_billed_requests"}
+BILLING_LABELS = {"source", "window", "period", "openai_project"}
+# The variables substituted in every query: the multi-select ones are written as regexes.
+REGEX_VARS = ("api_key", "model", "provider", "billing", "budget", "period")
 
 
 def committed() -> dict[str, dict]:
@@ -45,7 +55,7 @@ def test_fixed_uids_utc_and_default_range():
     for name, data in committed().items():
         assert data["uid"] == UIDS[name]
         assert data["timezone"] == "utc"
-        assert data["time"] == ({"from": "now/M", "to": "now"} if name == BUDGETS else {"from": "now-7d", "to": "now"})
+        assert data["time"] == DEFAULT_RANGES.get(name, {"from": "now-7d", "to": "now"})
 
 
 def test_shared_filters_on_every_dashboard():
@@ -55,6 +65,17 @@ def test_shared_filters_on_every_dashboard():
             assert set(variables) == {"datasource", "budget"}
             assert (variables["budget"]["multi"], variables["budget"]["includeAll"], variables["budget"]["allValue"],
                     variables["budget"]["query"]) == (True, True, ".*", "label_values(genai_lens_budget_usd, genai_lens_budget)")
+            continue
+        if name == BILLING:
+            assert list(variables) == ["datasource", "period", "model", "api_key"]
+            assert variables["datasource"]["current"]["value"] == "prometheus"
+            assert {n: (v["query"], v["multi"], v["includeAll"], v["allValue"], v["current"]["value"])
+                    for n, v in variables.items() if n != "datasource"} == {
+                "period": ('label_values(genai_lens_billed_cost_usd{window="day"}, period)', True, True, ".*", ALL),
+                "model": ("label_values(genai_lens_billed_cost_usd, gen_ai_request_model)", True, True, ".*", ALL),
+                "api_key": ("label_values(genai_lens_billed_cost_usd, genai_lens_api_key)", True, True, ".*", ALL),
+            }
+            assert variables["period"]["sort"] == 2  # alphabetical descending: the latest day first
             continue
         assert variables["datasource"]["current"]["value"] == "prometheus"
         assert variables["granularity"]["query"] == "Hour : 1h,Day : 1d,Week : 1w,Month : 30d"
@@ -125,12 +146,12 @@ def test_bars_tables_and_gauges_draw_what_they_mean():
             elif panel["type"] == "bargauge":
                 assert (defaults["min"], defaults["color"]["mode"]) == (0, "palette-classic"), panel["title"]
                 seen["bargauge"] += 1
-    assert seen == {"bars": 8, "table": 8, "bargauge": 4}
+    assert seen == {"bars": 8, "table": 12, "bargauge": 4}
 
 
 def test_tables_are_instant_table_queries_merged():
     tables = [p for d in committed().values() for p in iter_panels(d) if p["type"] == "table"]
-    assert len(tables) == 8
+    assert len(tables) == 12
     for panel in tables:
         assert all(t["instant"] and t["format"] == "table" for t in panel["targets"])
         assert [t["id"] for t in panel["transformations"]] == ["merge", "organize"]
@@ -159,8 +180,8 @@ def feature_ids() -> set[str]:
     return set(re.findall(r"^- ([FCUPRVB]\d+) ", text, flags=re.M))
 
 
-# Features beyond the product pages not built yet: measured vs billed (B4: issue 15).
-NOT_YET_BUILT = {"B4"}
+# Features beyond the product pages not built yet: none.
+NOT_YET_BUILT: set[str] = set()
 
 
 def test_exemplar_panels():
@@ -272,8 +293,13 @@ def test_only_design_names_in_dashboards_and_rules():
     recorded = {r["record"] for f in RULE_FILES for g in yaml.safe_load(f.read_text())["groups"]
                 for r in g["rules"] if "record" in r}
     # Prometheus' own: up, and ALERTS (the firing budget alerts table) with its labels.
-    allowed_metrics = design_metrics | recorded | {"up", "ALERTS", "genai_lens_exporter_series_overflow_total"}
-    allowed_labels = design_labels | {"le", "job", "instance", "alertname", "alertstate", "severity"}
+    reconciliation = (DOCS / "reconciliation.md").read_text()
+    assert all(f"`{name}`" in reconciliation for name in BILLING_METRICS | BILLING_LABELS)
+    allowed_metrics = design_metrics | recorded | BILLING_METRICS | {
+        "up", "ALERTS", "genai_lens_exporter_series_overflow_total"}
+    # instance and pod: the billing panels count the provider's figures once, "max without (instance, pod)"
+    allowed_labels = design_labels | BILLING_LABELS | {"le", "job", "instance", "pod", "alertname", "alertstate",
+                                                       "severity"}
     used_metrics, used_labels = set(), set()
     for expr in all_expressions():
         metrics, labels = names_in(expr)
@@ -313,8 +339,10 @@ def test_iter_queries_yields_every_target():
 def test_every_query_is_valid_promql_after_substitution(tmp_path):
     """promtool parses every panel query (variables substituted) as a recording rule expression."""
     values = {"model": ["gpt-4o-mini", "gemini-2.5-flash"], "provider": ALL, "api_key": ALL, "billing": ["payg"],
-              "granularity": "1d", "budget_usd": "1000", "datasource": "prometheus", "budget": ["team-a", "b.1"]}
-    rules = [{"record": f"check:q{i}", "expr": substitute(q.expr, values, range_s=86400, interval_s=60)}
+              "granularity": "1d", "budget_usd": "1000", "datasource": "prometheus", "budget": ["team-a", "b.1"],
+              "period": ["2025-03-04", "2025-03-03"]}
+    rules = [{"record": f"check:q{i}", "expr": substitute(q.expr, values, range_s=86400, interval_s=60,
+                                                           regex_vars=REGEX_VARS)}
              for i, q in enumerate(q for d in committed().values() for q in iter_queries(d))]
     path = tmp_path / "queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}))
@@ -322,3 +350,110 @@ def test_every_query_is_valid_promql_after_substitution(tmp_path):
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+# ------------------------------------------------------------ measured vs billed (B4)
+
+def _billing_expressions(metric: str, window: str, extra: str = "", by: bool = True) -> dict[str, str]:
+    """The four expressions of a comparison, spelled out: measured, billed, difference, difference / billed."""
+    group = " by (period, gen_ai_request_model, genai_lens_api_key)" if by else ""
+    day = ', period=~"$period"' if window == "day" else ""
+    extra = f", {extra}" if extra else ""
+    pick = 'gen_ai_request_model=~"$model", genai_lens_api_key=~"$api_key"'
+    m = f'sum{group} ({metric}{{source="measured", window="{window}"{day}{extra}, {pick}}})'
+    p = f'sum{group} (max without (instance, pod) ({metric}{{source="provider", window="{window}"{day}{extra}, {pick}}}))'
+    def covered(source):  # the periods a side serves anything for (the cards: the window)
+        selector = f'{metric}{{source="{source}", window="{window}"}}'
+        return f"and on (period) group by (period) ({selector})" if by else f"and on () group({selector})"
+
+    measured = f"{m}\nor ({p} * 0 {covered('measured')})"
+    billed = f"{p}\nor ({m} * 0 {covered('provider')})"
+    return {"measured": measured, "billed": billed, "difference": f"(\n{measured}\n)\n- (\n{billed}\n)",
+            "percent": f"((\n{measured}\n)\n- {p})\n/ ({p} > 0)"}
+
+
+def billing_panels() -> dict[str, dict]:
+    return {p["title"]: p for p in iter_panels(committed()[BILLING])}
+
+
+def test_billing_cards_month_to_date():
+    panels = billing_panels()
+    want = _billing_expressions("genai_lens_billed_cost_usd", "month", by=False)
+    assert want["measured"] == (
+        'sum (genai_lens_billed_cost_usd{source="measured", window="month", gen_ai_request_model=~"$model", '
+        'genai_lens_api_key=~"$api_key"})\n'
+        'or (sum (max without (instance, pod) (genai_lens_billed_cost_usd{source="provider", window="month", '
+        'gen_ai_request_model=~"$model", genai_lens_api_key=~"$api_key"})) * 0 '
+        'and on () group(genai_lens_billed_cost_usd{source="measured", window="month"}))')
+    for title, kind, unit in (("Measured cost, month to date", "measured", "currencyUSD"),
+                              ("Billed cost, month to date", "billed", "currencyUSD"),
+                              ("Difference, month to date", "difference", "currencyUSD"),
+                              ("Difference %, month to date", "percent", "percentunit")):
+        panel = panels[title]
+        (target,) = panel["targets"]
+        assert (panel["type"], target["expr"], target["instant"]) == ("stat", want[kind], True), title
+        assert (panel["fieldConfig"]["defaults"]["unit"], panel["fieldConfig"]["defaults"]["decimals"]) == (unit, 2)
+        assert panel["options"]["reduceOptions"]["calcs"] == ["lastNotNull"]
+
+
+def _columns(panel) -> list[str]:
+    organize = panel["transformations"][1]["options"]
+    return sorted(organize["renameByName"], key=organize["indexByName"].get)
+
+
+def test_billing_cost_tables():
+    panels = billing_panels()
+    for title, window, first in (("Cost per day", "day", "Day"), ("Cost, month to date", "month", "Month")):
+        panel = panels[title]
+        want = _billing_expressions("genai_lens_billed_cost_usd", window)
+        assert [(t["refId"], t["expr"], t["instant"], t["format"]) for t in panel["targets"]] == [
+            (ref, want[kind], True, "table") for ref, kind in zip("ABCD", ("measured", "billed", "difference", "percent"))]
+        rename = panel["transformations"][1]["options"]["renameByName"]
+        assert [rename[c] for c in _columns(panel)] == [
+            first, "Model", "API key", "Measured cost", "Billed cost", "Difference", "Difference %"]
+        assert panel["options"]["sortBy"] == [{"desc": True, "displayName": first}]
+        defaults = panel["fieldConfig"]["defaults"]
+        assert (defaults["unit"], defaults["decimals"]) == ("currencyUSD", 4)
+        overrides = {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+                     for o in panel["fieldConfig"]["overrides"]}
+        assert overrides == {
+            "Difference %": {"unit": "percentunit", "decimals": 2},
+            "API key": {"mappings": [{"type": "special", "options": {"match": "empty",
+                                                                     "result": {"text": "not mapped"}}}]}}
+
+
+def test_billing_tokens_tables():
+    panels = billing_panels()
+    kinds = (("input", "genai_lens_billed_tokens", 'gen_ai_token_type="input"'),
+             ("cached input", "genai_lens_billed_tokens", 'gen_ai_token_type="cached_input"'),
+             ("output", "genai_lens_billed_tokens", 'gen_ai_token_type="output"'),
+             ("requests", "genai_lens_billed_requests", ""))
+    for title, window, first in (("Tokens and requests per day", "day", "Day"),
+                                 ("Tokens and requests, month to date", "month", "Month")):
+        panel = panels[title]
+        want = [e for _, metric, extra in kinds
+                for e in list(_billing_expressions(metric, window, extra).values())[:3]]
+        assert [(t["expr"], t["instant"], t["format"]) for t in panel["targets"]] == [(e, True, "table") for e in want]
+        columns = [name for kind, _, _ in kinds
+                   for name in (f"Measured {kind}", f"Billed {kind}", f"{kind.capitalize()} difference")]
+        rename = panel["transformations"][1]["options"]["renameByName"]
+        assert [rename[c] for c in _columns(panel)] == [first, "Model", "API key", *columns]
+        assert panel["fieldConfig"]["defaults"]["unit"] == "locale"
+        overrides = {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+                     for o in panel["fieldConfig"]["overrides"]}
+        assert {c: overrides[c] for c in columns} == {c: {"unit": "locale", "decimals": 0} for c in columns}
+
+
+def test_billing_panels_say_the_time_range_does_not_matter():
+    data = committed()[BILLING]
+    assert (data["title"], "genai-lens" in data["tags"]) == ("genai-lens / Measured vs billed", True)
+    assert [p["title"] for p in data["panels"]] == [
+        "Month to date", "Measured cost, month to date", "Billed cost, month to date", "Difference, month to date",
+        "Difference %, month to date", "Cost, month to date", "Tokens and requests, month to date",
+        "Per complete UTC day", "Cost per day", "Tokens and requests per day"]
+    for panel in iter_panels(data):
+        assert covers(panel["description"]) == ("B4",), panel["title"]
+        assert "whatever the dashboard's time range" in panel["description"], panel["title"]
+        assert "$" not in panel["description"]  # Grafana would interpolate a variable there
+        for target in panel["targets"]:
+            assert target["instant"] and not re.search(r"\[[^\]]*\]|\$__", target["expr"]), target["expr"]
