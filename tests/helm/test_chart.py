@@ -782,6 +782,289 @@ def test_schema_refuses_bad_values(chart, values, message):
     assert any(message.split(" ")[0] in error for error in report["errors"])
 
 
+# --- billing reconciliation (issue 15): every replica measures, one pod polls --------------------
+BILLING_NAME = f"{FULLNAME}-billing"
+KEY_SECRET = {"name": "openai-admin", "key": "admin-key"}
+
+
+def billing(**openai):
+    """Values with billing.openai enabled (the Secret named), plus ``openai`` overrides."""
+    return {"billing": {"openai": {"enabled": True, "adminKeySecret": dict(KEY_SECRET), "days": 10,
+                                   "projects": {"proj_abc": "team-search"}, "keys": {"key_abc": "team-search"},
+                                   **openai}}}
+
+
+def named(objects, kind, name):
+    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
+def matches(selector, labels):
+    """Whether a matchLabels-style selector selects an object with these labels."""
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def billing_pod_labels(objects):
+    return named(objects, "Deployment", BILLING_NAME)["spec"]["template"]["metadata"]["labels"]
+
+
+def clean_env(monkeypatch):
+    for name in [n for n in os.environ if n.startswith("GENAI_LENS_") or n == "OPENAI_ADMIN_KEY"]:
+        monkeypatch.delenv(name)
+
+
+def test_billing_is_off_by_default(chart):
+    for values in (None, {"billing": {"openai": {"adminKeySecret": {"name": "openai-admin"}, "days": 3}}},
+                   {"serviceMonitor": {"enabled": True}, "podDisruptionBudget": {"enabled": True}}):
+        objects = render(chart, values)
+        assert not [o for o in objects if "billing" in o["metadata"]["name"]]
+        assert kinds(objects).count("Deployment") == 1 and kinds(objects).count("Service") == 1
+        assert "ConfigMap" not in kinds(objects)  # no billing section, so no config file
+    assert "billing" not in json.dumps(one(render(chart), "Deployment"))
+
+
+def test_billing_renders_one_polling_deployment(chart):
+    objects = render(chart, billing())
+    assert kinds(objects) == sorted(["ConfigMap", "ConfigMap", "Deployment", "Deployment", "Service", "Service",
+                                     "ServiceAccount"])
+    for obj in objects:  # every object valid, strictly, for both Kubernetes versions
+        for version in KUBE_VERSIONS:
+            kubernetes_validate.validate(obj, version, strict=True)
+    exporter = named(objects, "Deployment", FULLNAME)
+    poller = named(objects, "Deployment", BILLING_NAME)
+    assert poller["spec"]["replicas"] == 1
+    assert poller["spec"]["strategy"] == {"type": "Recreate"}  # never two pollers during a rollout
+    pod, exporter_pod = poller["spec"]["template"]["spec"], exporter["spec"]["template"]["spec"]
+    (c,), ec = pod["containers"], exporter_pod["containers"][0]
+    for field in ("image", "imagePullPolicy", "ports", "livenessProbe", "readinessProbe", "securityContext"):
+        assert c[field] == ec[field], field
+    for field in ("securityContext", "serviceAccountName", "automountServiceAccountToken",
+                  "terminationGracePeriodSeconds"):
+        assert pod[field] == exporter_pod[field], field
+    assert c["resources"] == {"requests": {"cpu": "20m", "memory": "96Mi"}, "limits": {"memory": "256Mi"}}
+    assert c["args"] == ["serve", "--host", "0.0.0.0", "--port", "4318", "--config", "/etc/genai-lens/config.yaml"]
+    assert "env" not in c  # no tokens configured; and never the admin key as a variable
+    assert "lifecycle" not in c  # no ingest to drain
+    # the admin key: the Secret's key projected read-only next to config.yaml
+    assert {"name": "config", "mountPath": "/etc/genai-lens", "readOnly": True} in c["volumeMounts"]
+    (config_volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    assert config_volume["projected"]["sources"] == [
+        {"configMap": {"name": BILLING_NAME, "items": [{"key": "config.yaml", "path": "config.yaml"}]}},
+        {"secret": {"name": "openai-admin", "items": [{"key": "admin-key", "path": "openai-admin-key"}]}}]
+    # the exporter replicas never see the Secret
+    assert "openai-admin" not in json.dumps(exporter)
+    # no HPA or PDB for the poller, even with both on for the exporter
+    objects = render(chart, {**billing(), "autoscaling": {"enabled": True}, "podDisruptionBudget": {"enabled": True}})
+    assert one(objects, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["name"] == FULLNAME
+    assert not matches(one(objects, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+                       billing_pod_labels(objects))
+    assert named(objects, "Deployment", BILLING_NAME)["spec"]["replicas"] == 1
+    assert "replicas" not in named(objects, "Deployment", FULLNAME)["spec"]
+
+
+def test_billing_resources_and_tokens(chart):
+    resources = {"requests": {"cpu": "5m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
+    objects = render(chart, {**billing(resources=resources),
+                             "auth": {"existingSecret": "tokens", "existingSecretHasScrapeToken": True},
+                             "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]})
+    (c,) = named(objects, "Deployment", BILLING_NAME)["spec"]["template"]["spec"]["containers"]
+    assert c["resources"] == resources
+    assert c["env"] == [
+        {"name": "GENAI_LENS_INGEST_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tokens", "key": "ingest-token"}}},
+        {"name": "GENAI_LENS_SCRAPE_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tokens", "key": "scrape-token"}}},
+        {"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
+
+
+def test_billing_config_polls_with_the_key_file(chart, tmp_path, monkeypatch):
+    clean_env(monkeypatch)
+    from exporter.app import create_app
+    from exporter.billing_openai import BillingConfigError, read_admin_key
+
+    objects = render(chart, billing(intervalSeconds=600, timeoutSeconds=12.5, baseUrl="https://openai.example/v1"))
+    text = named(objects, "ConfigMap", BILLING_NAME)["data"]["config.yaml"]
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    openai = Settings.load(path).billing.openai  # as `genai-lens serve --config` does
+    assert openai.poll is True
+    assert openai.admin_key_file == Path("/etc/genai-lens/openai-admin-key")
+    assert (openai.base_url, openai.interval_seconds, openai.timeout_seconds, openai.days) == (
+        "https://openai.example/v1", 600.0, 12.5, 10)
+    assert (openai.projects, openai.keys) == ({"proj_abc": "team-search"}, {"key_abc": "team-search"})
+    assert create_app(Settings.load(path)).state.billing is not None  # this process polls
+    # the key file is where the pod's volume puts the Secret's key
+    pod = named(objects, "Deployment", BILLING_NAME)["spec"]["template"]["spec"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "config"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    (item,) = volume["projected"]["sources"][1]["secret"]["items"]
+    assert Path(mount["mountPath"]) / item["path"] == openai.admin_key_file
+    (tmp_path / item["path"]).write_text("sk-admin-test\n")
+    mounted = openai.model_copy(update={"admin_key_file": tmp_path / item["path"]})
+    assert read_admin_key(mounted).get_secret_value() == "sk-admin-test"
+    if not openai.admin_key_file.exists():  # without the Secret the start fails, naming the file
+        with pytest.raises(BillingConfigError, match="/etc/genai-lens/openai-admin-key"):
+            read_admin_key(openai)
+
+
+def test_exporter_config_serves_measured_figures_without_a_key(chart, tmp_path, monkeypatch):
+    clean_env(monkeypatch)
+    from fastapi.testclient import TestClient
+
+    from exporter.app import create_app
+
+    values = billing(intervalSeconds=600)
+    values["exporter"] = {"budgets": [{"name": "a", "amount_usd": 5}], "config": {"label_deny": ["server.address"]}}
+    objects = render(chart, values)
+    assert config_file(objects) == {
+        "billing": {"openai": {"poll": False, "days": 10, "projects": {"proj_abc": "team-search"},
+                               "keys": {"key_abc": "team-search"}}},
+        "budgets": [{"name": "a", "amount_usd": 5}], "label_deny": ["server.address"]}
+    assert "--config" in named(objects, "Deployment", FULLNAME)["spec"]["template"]["spec"]["containers"][0]["args"]
+    # the poller's file holds the same settings besides its billing section
+    poller = yaml.safe_load(named(objects, "ConfigMap", BILLING_NAME)["data"]["config.yaml"])
+    assert {k: v for k, v in poller.items() if k != "billing"} == {
+        "budgets": [{"name": "a", "amount_usd": 5}], "label_deny": ["server.address"]}
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text(objects))
+    settings = Settings.load(path)
+    openai = settings.billing.openai
+    assert (openai.poll, openai.admin_key_file, openai.days) == (False, None, 10)
+    assert (openai.projects, openai.keys) == ({"proj_abc": "team-search"}, {"key_abc": "team-search"})
+    app = create_app(settings)
+    assert app.state.billing is None and app.state.billing_collector is not None  # measures, does not poll
+    with TestClient(app) as client:  # starts with no admin key anywhere
+        assert client.get("/readyz").status_code == 200
+
+
+def test_exporter_service_does_not_select_the_billing_pods(chart):
+    objects = render(chart, billing())
+    exporter, poller = named(objects, "Deployment", FULLNAME), named(objects, "Deployment", BILLING_NAME)
+    exporter_pod = exporter["spec"]["template"]["metadata"]["labels"]
+    poller_pod = billing_pod_labels(objects)
+    service, billing_service = named(objects, "Service", FULLNAME), named(objects, "Service", BILLING_NAME)
+    # the exporter's selectors are unchanged (a Deployment's selector is immutable)
+    assert exporter["spec"]["selector"]["matchLabels"] == service["spec"]["selector"] == {
+        "app.kubernetes.io/name": "genai-lens", "app.kubernetes.io/instance": RELEASE}
+    assert poller_pod["app.kubernetes.io/name"] == "genai-lens-billing"
+    assert poller_pod["app.kubernetes.io/component"] == "billing"
+    assert matches(service["spec"]["selector"], exporter_pod)
+    assert not matches(service["spec"]["selector"], poller_pod)  # no ingest reaches the poller
+    assert not matches(exporter["spec"]["selector"]["matchLabels"], poller_pod)
+    assert matches(poller["spec"]["selector"]["matchLabels"], poller_pod)
+    assert not matches(poller["spec"]["selector"]["matchLabels"], exporter_pod)
+    assert matches(billing_service["spec"]["selector"], poller_pod)
+    assert not matches(billing_service["spec"]["selector"], exporter_pod)
+    assert billing_service["spec"]["type"] == "ClusterIP"
+    assert billing_service["spec"]["ports"] == [{"name": "http", "port": 4318, "targetPort": "http", "protocol": "TCP"}]
+    # spread constraints of the exporter select its own pods only
+    objects = render(chart, {**billing(), "topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}]})
+    (spread,) = named(objects, "Deployment", FULLNAME)["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert not matches(spread["labelSelector"]["matchLabels"], billing_pod_labels(objects))
+    assert "topologySpreadConstraints" not in named(objects, "Deployment", BILLING_NAME)["spec"]["template"]["spec"]
+
+
+def test_service_monitor_scrapes_the_exporter_and_the_poller(chart):
+    objects = render(chart, {**billing(), "serviceMonitor": {"enabled": True},
+                             "auth": {"scrapeToken": "scr-tok"}})
+    monitor = one(objects, "ServiceMonitor")
+    jsonschema.validate(monitor, CRD_SCHEMAS[("monitoring.coreos.com/v1", "ServiceMonitor")])
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["authorization"] == {"type": "Bearer", "credentials": {"name": FULLNAME, "key": "scrape-token"}}
+    services = [o for o in objects if o["kind"] == "Service"]
+    assert {s["metadata"]["name"] for s in services} == {FULLNAME, BILLING_NAME}
+    for service in services:
+        labels = service["metadata"]["labels"]
+        assert matches(monitor["spec"]["selector"]["matchLabels"], labels), service["metadata"]["name"]
+        assert endpoint["port"] in [p["name"] for p in service["spec"]["ports"]]
+        assert labels[monitor["spec"]["jobLabel"]] == "genai-lens"  # one job: ExporterDown watches both
+    # both pods check the scrape token the ServiceMonitor sends
+    for name in (FULLNAME, BILLING_NAME):
+        (c,) = named(objects, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        assert {"name": "GENAI_LENS_SCRAPE_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": FULLNAME, "key": "scrape-token"}}} in c["env"]
+
+
+def test_billing_config_checksums(chart):
+    def annotations(**openai):
+        objects = render(chart, billing(**openai))
+        return tuple(named(objects, "Deployment", n)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+                     for n in (FULLNAME, BILLING_NAME))
+
+    exporter, poller = annotations()
+    assert annotations() == (exporter, poller)
+    assert annotations(intervalSeconds=60) == (exporter, annotations(intervalSeconds=60)[1])  # poller only
+    assert annotations(intervalSeconds=60)[1] != poller
+    days = annotations(days=3)
+    assert days[0] != exporter and days[1] != poller  # both sides serve the same windows
+
+
+def test_billing_long_names_stay_valid(chart):
+    objects = render(chart, {**billing(), "fullnameOverride": "x" * 63, "nameOverride": "y" * 63})
+    names = {o["metadata"]["name"] for o in objects if "billing" in o["metadata"]["name"]}
+    assert names == {"x" * 55 + "-billing"}
+    poller = named(objects, "Deployment", "x" * 55 + "-billing")
+    labels = poller["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "y" * 55 + "-billing"
+    assert not matches(named(objects, "Service", "x" * 63)["spec"]["selector"], labels)
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
+
+
+def test_billing_lints_clean():
+    report = helm.lint(CHART, {**billing(), "serviceMonitor": {"enabled": True}}, strict=True, namespace=NAMESPACE)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def test_billing_needs_the_admin_key_secret(chart):
+    values = billing()
+    del values["billing"]["openai"]["adminKeySecret"]["name"]
+    with pytest.raises(helm.HelmError, match="billing.openai.enabled needs billing.openai.adminKeySecret.name: an "
+                                             f"existing Secret in namespace {NAMESPACE} holding the OpenAI admin key "
+                                             'under the key "admin-key"'):
+        render(chart, values)
+    with pytest.raises(helm.HelmError, match="billing.openai.enabled needs billing.openai.adminKeySecret.name"):
+        render(chart, {"billing": {"openai": {"enabled": True}}})
+
+
+def test_billing_in_exporter_config_too_is_refused(chart):
+    with pytest.raises(helm.HelmError, match="billing.openai.enabled and exporter.config.billing are both set"):
+        render(chart, {**billing(), "exporter": {"config": {"billing": {"openai": {"days": 3}}}}})
+    # without billing.openai.enabled, exporter.config.billing passes through as before
+    assert config_file(render(chart, {"exporter": {"config": {"billing": {}}}})) == {"billing": {}}
+
+
+def test_notes_name_the_poller(chart):
+    notes = chart.render(billing(), name=RELEASE, namespace=NAMESPACE)["genai-lens/templates/NOTES.txt"]
+    assert f"logs deploy/{BILLING_NAME}" in notes and "Secret openai-admin (key admin-key)" in notes
+
+
+BAD_BILLING_VALUES = [
+    ({"billing": {"openai": {"days": 0}}}, "/billing/openai/days': minimum"),
+    ({"billing": {"openai": {"days": 40}}}, "/billing/openai/days': maximum"),
+    ({"billing": {"openai": {"intervalSeconds": -60}}}, "/billing/openai/intervalSeconds': exclusiveMinimum"),
+    ({"billing": {"openai": {"intervalSeconds": 0}}}, "/billing/openai/intervalSeconds': exclusiveMinimum"),
+    ({"billing": {"openai": {"timeoutSeconds": 0}}}, "/billing/openai/timeoutSeconds': exclusiveMinimum"),
+    ({"billing": {"openai": {"days": "7"}}}, "/billing/openai/days"),
+    ({"billing": {"openai": {"enabled": "yes"}}}, "/billing/openai/enabled"),
+    ({"billing": {"openai": {"baseUrl": "api.openai.com"}}}, "/billing/openai/baseUrl"),
+    ({"billing": {"openai": {"projects": {"proj_abc": 5}}}}, "/billing/openai/projects/proj_abc"),
+    ({"billing": {"openai": {"keys": {"key_abc": ""}}}}, "/billing/openai/keys/key_abc"),
+    ({"billing": {"openai": {"adminKeySecret": {"key": ""}}}}, "/billing/openai/adminKeySecret/key"),
+    ({"billing": {"openai": {"adminKey": "sk-admin-x"}}}, "additional properties 'adminKey' not allowed"),
+    ({"billing": {"openai": {"adminKeySecret": {"value": "sk-admin-x"}}}}, "additional properties 'value' not allowed"),
+    ({"billing": {"anthropic": {"enabled": True}}}, "additional properties 'anthropic' not allowed"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_BILLING_VALUES, ids=[m for _, m in BAD_BILLING_VALUES])
+def test_schema_refuses_bad_billing_values(chart, values, message):
+    with pytest.raises(helm.HelmValuesError, match=message):
+        chart.validate_schema(values)
+    with pytest.raises(helm.HelmError):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+
+
 # --- the chart's copies are in sync, and the README documents every value -----------------------
 def test_chart_copies_are_in_sync():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_chart.py"), "--check"],
@@ -822,8 +1105,9 @@ def test_readme_documents_every_value():
     readme = (CHART / "README.md").read_text()
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     # probes, resources and security contexts are documented as whole objects
-    whole = ("livenessProbe", "readinessProbe", "resources", "podSecurityContext", "securityContext")
-    paths = {p if not p.startswith(whole) else p.split(".")[0] for p in _leaf_paths(values)}
+    whole = ("livenessProbe", "readinessProbe", "resources", "podSecurityContext", "securityContext",
+             "billing.openai.resources")
+    paths = {next((w for w in whole if p.startswith(w)), p) for p in _leaf_paths(values)}
     missing = sorted(p for p in paths if f"`{p}`" not in readme)
     assert missing == []
     schema = json.loads((CHART / "values.schema.json").read_text())
