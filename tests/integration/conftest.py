@@ -25,9 +25,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.skip(reason="needs /usr/bin/prometheus and /usr/bin/promtool"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(tmp_path_factory):
-    """One pipeline for every integration module that reads it (none writes to it)."""
+    """One pipeline for every integration module that reads it (none writes to it), stopped when the
+    integration tests end (a session-wide one would keep Prometheus scraping through the rest)."""
     with live_pipeline(tmp_path_factory.mktemp("live")) as running:
         yield running
 
