@@ -39,7 +39,7 @@ from google.rpc import status_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .billing import BilledCollector
-from .measured import MeasuredCollector, MeasuredDays, project_of_alias
+from .measured import MeasuredDays, MeasuredRows, project_of_alias
 from .billing_openai import OpenAIBillingPoller
 from .collector import CommitterCollector, StoreCollector, render
 from .ingest import (
@@ -125,8 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     billing = OpenAIBillingPoller(openai_billing) if openai_billing is not None and openai_billing.poll else None
     billing_collector = None
     if openai_billing is not None:  # every replica serves its measured figures; the polling one the billed
-        billing_collector = BilledCollector(billing, merge=[MeasuredCollector(
-            store, openai_billing.days, project_of_alias(openai_billing.projects))])
+        billing_collector = BilledCollector(billing, measured=MeasuredRows(
+            store, openai_billing.days, project_of_alias(openai_billing.projects)))
     if billing_collector is not None:
         collectors.append(billing_collector)
     limit = settings.max_body_bytes

@@ -8,7 +8,7 @@
     windows(date(2026, 1, 20), days=7)   # Windows(start=Jan 1, day_start=Jan 13, month_start=Jan 1, end=Jan 20)
 
     collector = BilledCollector(poller)              # serves poller.snapshot as source="provider"
-    collector = BilledCollector(poller, merge=[MeasuredCollector(store, days=7)])   # and source="measured"
+    collector = BilledCollector(poller, measured=MeasuredRows(store, days=7))   # and source="measured"
     render([collector], accept)                      # exporter.collector.render, as /metrics does
 
 A ``Snapshot`` is immutable: ``rows`` maps ``RowKey(window, period, model, api_key, project)`` to
@@ -21,8 +21,8 @@ none on the 1st). The OpenAI poller (``exporter.billing_openai``) builds one per
 ``genai_lens_billed_tokens{gen_ai_token_type=input|cached_input|output}`` and
 ``genai_lens_billed_requests``, gauges labelled ``source, window, period, gen_ai_provider_name,
 gen_ai_request_model, genai_lens_api_key, openai_project`` (docs/reconciliation.md; an unmapped
-key or project is the empty value), one family per name: the families of the ``merge``
-collectors (``exporter.measured.MeasuredCollector``) are folded in. With a poller, also
+key or project is the empty value), one family per name, the measured rows
+(``exporter.measured.MeasuredRows``) beside the provider's. With a poller, also
 ``genai_lens_exporter_billing_up``, ``..._last_success_timestamp_seconds`` (0 before the first
 complete poll) and ``..._errors_total{reason}`` (every reason, from 0).
 """
@@ -137,16 +137,16 @@ class BilledCollector:
     """A ``prometheus_client`` collector of the ``genai_lens_billed_*`` gauges.
 
     ``poller``: an ``exporter.billing_openai.OpenAIBillingPoller`` (or None), served as
-    ``source="provider"`` with its health series. ``merge``: other collectors of the same gauges
-    (``exporter.measured.MeasuredCollector``, ``source="measured"``): their samples join these
-    families, so each name is served once (a second ``# TYPE`` of a name would fail the scrape).
+    ``source="provider"`` with its health series. ``measured``: an ``exporter.measured.MeasuredRows``
+    (or None), served as ``source="measured"`` in the same families, so each name is served once
+    (a second ``# TYPE`` of a name would fail the scrape).
     """
 
     provider_name = "openai"
 
-    def __init__(self, poller=None, merge=()):
+    def __init__(self, poller=None, measured=None):
         self.poller = poller
-        self.merge = list(merge)
+        self.measured = measured
 
     def collect(self):
         cost = GaugeMetricFamily("genai_lens_billed_cost_usd", "Cost per complete UTC day and month to date, in USD: "
@@ -157,24 +157,21 @@ class BilledCollector:
                                    labels=LABELS + ("gen_ai_token_type",))
         requests = GaugeMetricFamily("genai_lens_billed_requests", "Successful model requests per complete UTC day "
                                      "and month to date: billed and measured.", labels=LABELS)
+        rows = []
         if self.poller is not None:
-            for key, figures in self.poller.snapshot.rows.items():
-                labels = ["provider", key.window, key.period, self.provider_name, key.model, key.api_key, key.project]
-                cost.add_metric(labels, figures.cost_usd)
-                tokens.add_metric(labels + ["input"], figures.input_tokens)
-                tokens.add_metric(labels + ["cached_input"], figures.cached_input_tokens)
-                tokens.add_metric(labels + ["output"], figures.output_tokens)
-                requests.add_metric(labels, figures.requests)
-        families = {family.name: family for family in (cost, tokens, requests)}
-        others = []
-        for collector in self.merge:
-            for family in collector.collect():
-                if family.name in families:
-                    families[family.name].samples.extend(family.samples)
-                else:
-                    others.append(family)
-        yield from families.values()
-        yield from others
+            rows += [(("provider", key.window, key.period, self.provider_name, key.model, key.api_key, key.project),
+                      (f.cost_usd, f.input_tokens, f.cached_input_tokens, f.output_tokens, f.requests))
+                     for key, f in self.poller.snapshot.rows.items()]
+        if self.measured is not None:
+            rows += [(("measured",) + labels, figures) for labels, figures in self.measured.rows()]
+        for labels, (cost_usd, input_tokens, cached_input_tokens, output_tokens, requests_) in rows:
+            labels = list(labels)
+            cost.add_metric(labels, cost_usd)
+            tokens.add_metric(labels + ["input"], input_tokens)
+            tokens.add_metric(labels + ["cached_input"], cached_input_tokens)
+            tokens.add_metric(labels + ["output"], output_tokens)
+            requests.add_metric(labels, requests_)
+        yield from (cost, tokens, requests)
         if self.poller is None:
             return
         health = self.poller.health()

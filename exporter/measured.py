@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["MeasuredDays", "MeasuredCollector", "Row", "model_family", "project_of_alias", "FIGURES", "FAMILIES", "COST", "INPUT", "CACHED_INPUT", "OUTPUT",
+__all__ = ["MeasuredDays", "MeasuredRows", "Row", "model_family", "project_of_alias", "FIGURES", "FAMILIES", "COST", "INPUT", "CACHED_INPUT", "OUTPUT",
            "REQUESTS"]
 
 DAY = 86400
@@ -146,43 +146,24 @@ def project_of_alias(projects: dict[str, str]) -> dict[str, str]:
     return {alias: ids[0] for alias, ids in found.items() if len(ids) == 1}
 
 
-class MeasuredCollector:
-    """Serves the ledger as the ``source="measured"`` series of docs/reconciliation.md::
+class MeasuredRows:
+    """The ledger's rows as ``exporter.billing.BilledCollector`` serves them (``source="measured"``)::
 
-        registry.register(MeasuredCollector(store, days=7, projects={"team-search": "proj_abc"}))
+        BilledCollector(poller, measured=MeasuredRows(store, days=7, projects={"team-search": "proj_abc"}))
 
     ``projects`` names the OpenAI project of a key alias, when the configuration maps exactly one
     project to it; other rows have ``openai_project=""``."""
-
-    LABELS = ["source", "window", "period", "gen_ai_provider_name", "gen_ai_request_model", "genai_lens_api_key",
-              "openai_project"]
 
     def __init__(self, store, days: int, projects: dict[str, str] | None = None):
         self.store = store
         self.days = days
         self.projects = dict(projects or {})
 
-    def collect(self):
-        from prometheus_client.core import GaugeMetricFamily
-
+    def rows(self) -> list[tuple[tuple, tuple]]:
+        """``[((window, period, provider, model, api_key, project), figures), ...]``, figures in
+        ``FIGURES`` order."""
         store = self.store
         with store.lock:
             rows = store.measured.rows(store.clock(), self.days) if store.measured is not None else []
-        cost = GaugeMetricFamily("genai_lens_billed_cost_usd", "Cost per complete UTC day and month to date, in USD: "
-                                 "as billed (source=provider) and as genai-lens measured (source=measured).",
-                                 labels=self.LABELS)
-        tokens = GaugeMetricFamily("genai_lens_billed_tokens", "Tokens per complete UTC day and month to date, by "
-                                   "gen_ai_token_type (input, cached_input, output): billed and measured.",
-                                   labels=self.LABELS + ["gen_ai_token_type"])
-        requests = GaugeMetricFamily("genai_lens_billed_requests", "Successful model requests per complete UTC day "
-                                     "and month to date: billed and measured.", labels=self.LABELS)
-        for row in rows:
-            labels = ["measured", row.window, row.period, row.provider, row.model, row.api_key,
-                      self.projects.get(row.api_key, "")]
-            figures = row.figures
-            cost.add_metric(labels, figures[COST])
-            tokens.add_metric(labels + ["input"], figures[INPUT])
-            tokens.add_metric(labels + ["cached_input"], figures[CACHED_INPUT])
-            tokens.add_metric(labels + ["output"], figures[OUTPUT])
-            requests.add_metric(labels, figures[REQUESTS])
-        return [cost, tokens, requests]
+        return [((r.window, r.period, r.provider, r.model, r.api_key, self.projects.get(r.api_key, "")), r.figures)
+                for r in rows]

@@ -40,7 +40,6 @@ from __future__ import annotations
 import base64
 import bisect
 import json
-import math
 import operator
 import sys
 import threading

@@ -678,32 +678,36 @@ async def _admit(provider, request: Request) -> JSONResponse | None:
                   "(fake provider)", kind="server_error")
 
 
-async def usage_endpoint(provider, request: Request, kind: str):
+async def _report_query(provider, request: Request, widths, groups, filter_names):
+    """``(bucket starts, width, next page, group_by, filters)`` of a usage or costs request, or the
+    response that refuses it (401, a fault, 400)."""
     denied = await _admit(provider, request)
     if denied is not None:
         return denied
-    org = provider.organization
     try:
-        starts, width, next_page = _buckets(request.query_params, org.clock(), BUCKET_WIDTHS)
-        group_by = _group_by(request.query_params, USAGE_GROUPS[kind])
-        filters = _filters(request.query_params, ("project_ids", "user_ids", "api_key_ids", "models", "batch"))
+        starts, width, next_page = _buckets(request.query_params, provider.organization.clock(), widths)
+        return (starts, width, next_page, _group_by(request.query_params, groups),
+                _filters(request.query_params, filter_names))
     except _BadRequest as exc:
         return _error(400, exc.message, param=exc.param, code=exc.code)
-    return JSONResponse(_page(starts, width, next_page, org.usage_results(kind, starts, width, group_by, filters)))
+
+
+async def usage_endpoint(provider, request: Request, kind: str):
+    query = await _report_query(provider, request, BUCKET_WIDTHS, USAGE_GROUPS[kind],
+                                ("project_ids", "user_ids", "api_key_ids", "models", "batch"))
+    if not isinstance(query, tuple):
+        return query
+    starts, width, next_page, group_by, filters = query
+    results = provider.organization.usage_results(kind, starts, width, group_by, filters)
+    return JSONResponse(_page(starts, width, next_page, results))
 
 
 async def costs_endpoint(provider, request: Request):
-    denied = await _admit(provider, request)
-    if denied is not None:
-        return denied
-    org = provider.organization
-    try:
-        starts, width, next_page = _buckets(request.query_params, org.clock(), COST_WIDTHS)
-        group_by = _group_by(request.query_params, COST_GROUPS)
-        filters = _filters(request.query_params, ("project_ids", "api_key_ids", "line_items"))
-    except _BadRequest as exc:
-        return _error(400, exc.message, param=exc.param, code=exc.code)
-    return JSONResponse(_page(starts, width, next_page, org.cost_results(starts, group_by, filters)))
+    query = await _report_query(provider, request, COST_WIDTHS, COST_GROUPS, ("project_ids", "api_key_ids", "line_items"))
+    if not isinstance(query, tuple):
+        return query
+    starts, width, next_page, group_by, filters = query
+    return JSONResponse(_page(starts, width, next_page, provider.organization.cost_results(starts, group_by, filters)))
 
 
 async def projects_endpoint(provider, request: Request):

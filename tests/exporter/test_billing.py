@@ -24,7 +24,7 @@ from starlette.routing import Route
 from exporter import Settings, create_app
 from exporter.billing import BilledCollector, Figures, RowKey, Windows, model_family, unix, windows
 from exporter.collector import render
-from exporter.measured import COST, MeasuredCollector, MeasuredDays
+from exporter.measured import COST, MeasuredDays, MeasuredRows
 from exporter.store import Store
 from exporter.billing_openai import BillingConfigError, BillingError, Health, line_item_model, match_redacted
 from sdk_instrumentation.api_keys import fingerprint
@@ -208,13 +208,13 @@ def test_match_redacted():
     assert matched == {"key_c": "team-c", "key_a": "team-a"}
 
 
-def test_the_measured_side_is_merged_into_the_same_families():
+def test_the_measured_side_is_served_in_the_same_families():
     store = Store(hold_seconds=0, measured=MeasuredDays(), clock=lambda: NOW)
     key = (("gen_ai_provider_name", "openai"), ("gen_ai_request_model", MINI), ("genai_lens_api_key", "team-a"))
     store.measured.add(COST, key, 0.25, at=D(2026, 1, 2) + 60)
     rows = {RowKey("day", "2026-01-02", "gpt-4o-mini", "team-a", "proj_a"): f(0.5, 10, 0, 5, 1)}
     poller = SimpleNamespace(snapshot=SimpleNamespace(rows=rows), health=lambda: Health(1, NOW, {}))
-    text, _ = render([BilledCollector(poller, merge=[MeasuredCollector(store, days=7)])], None)
+    text, _ = render([BilledCollector(poller, measured=MeasuredRows(store, days=7))], None)
     text = text.decode()
     assert text.count("# TYPE genai_lens_billed_cost_usd gauge") == 1
     base = dict(window="day", period="2026-01-02", gen_ai_provider_name="openai", gen_ai_request_model="gpt-4o-mini",

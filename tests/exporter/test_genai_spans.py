@@ -16,7 +16,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from exporter import genai_spans
 from exporter.genai_spans import ATTRIBUTES, MODALITY_ATTRIBUTES, read_span, resource_values, spans_of
-from tests.exporter.test_traces import CHAT, span
+from tests.exporter.test_traces import CHAT, _any as _scalar, span
 
 KEYS = ("genai_lens.api_key", "tenant.id", "caller." + "k" * 150)  # the last one: a key of more than 127 bytes
 TABLE = [key for variants in {**ATTRIBUTES, **MODALITY_ATTRIBUTES}.values() for key, _ in variants]
@@ -141,13 +141,7 @@ def _any(value) -> common_pb2.AnyValue:
         return common_pb2.AnyValue(bytes_value=b"\x00")
     if value == "unset":
         return common_pb2.AnyValue()
-    if isinstance(value, bool):
-        return common_pb2.AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return common_pb2.AnyValue(int_value=value)
-    if isinstance(value, float):
-        return common_pb2.AnyValue(double_value=value)
-    return common_pb2.AnyValue(string_value=value)
+    return _scalar(value)
 
 
 def _protobuf_reading(message: trace_pb2.Span, keys: tuple) -> dict:
