@@ -28,6 +28,7 @@ lifespan loads the state on start and compacts it on shutdown.
 from __future__ import annotations
 
 import hmac
+import math
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -84,6 +85,15 @@ def _token_ok(expected, header: str | None) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode(), expected.get_secret_value().encode())
+
+
+def _scrape_timeout(headers) -> float | None:
+    """The scraper's timeout in seconds, from Prometheus's ``X-Prometheus-Scrape-Timeout-Seconds``."""
+    try:
+        timeout = float(headers.get("x-prometheus-scrape-timeout-seconds", ""))
+    except ValueError:
+        return None
+    return timeout if timeout > 0 and math.isfinite(timeout) else None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -252,8 +262,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics(request: Request) -> Response:
         if not _token_ok(settings.scrape_token, request.headers.get("authorization")):
             return PlainTextResponse("missing or invalid bearer token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        body, content_type = await to_thread.run_sync(render, collectors, request.headers.get("accept"), settings.created_timestamps)
+        body, content_type = await to_thread.run_sync(
+            scrape, request.headers.get("accept"), _scrape_timeout(request.headers), time.monotonic())
         return Response(body, media_type=content_type)
+
+    def scrape(accept: str | None, timeout: float | None, started: float) -> tuple[bytes, str]:
+        """Release the held series due for it (durably), render, and count the series served at zero
+        as seen only when the answer was ready within half the scraper's timeout: a scrape that timed
+        out never saw them, so they stay held for the next one."""
+        committer.release_due()
+        held: list = []
+        answer = render(collectors, accept, settings.created_timestamps, held=held)
+        if held and (timeout is None or time.monotonic() - started <= timeout / 2):
+            store.mark_served(held)
+        return answer
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -32,6 +32,8 @@ __all__ = ["StoreCollector", "CommitterCollector", "render"]
 
 # Whether the render in progress is OpenMetrics (set by ``render``).
 _openmetrics = contextvars.ContextVar("genai_lens_openmetrics", default=False)
+# Where the render in progress lists the held series it serves at zero (``render(held=...)``).
+_held = contextvars.ContextVar("genai_lens_held", default=None)
 
 
 class CommitterCollector:
@@ -72,10 +74,10 @@ class StoreCollector:
         created = self.created_timestamps and openmetrics
         store = self.store
         families = []
+        held = _held.get()
         with store.lock:
-            store.release_held()
             for family in store.families_by_name.values():
-                families.append(self._family(family, created, openmetrics and store.exemplars))
+                families.append(self._family(family, created, openmetrics and store.exemplars, held))
             series_gauge = GaugeMetricFamily(
                 "genai_lens_exporter_series", "Series held, per metric (the overflow series included).", labels=["metric"]
             )
@@ -127,13 +129,15 @@ class StoreCollector:
         yield from (series_gauge, overflow, received, rejected, streams)
 
     @staticmethod
-    def _family(family, created: bool, exemplars: bool = False) -> Metric:
+    def _family(family, created: bool, exemplars: bool = False, held_rows: list | None = None) -> Metric:
         name = family.name
         metric = Metric(name, family.help, family.kind, family.unit)
         samples = metric.samples
         rows = list(family.series.values())
         if family.overflow is not None:
             rows.append(family.overflow)
+        if held_rows is not None and family.kind != "gauge":
+            held_rows.extend(series for series in rows if series.held)
         if family.kind == "counter":
             total = name + "_total"
             created_name = name + "_created"
@@ -178,20 +182,23 @@ def _exemplar(kept) -> Exemplar | None:
     return Exemplar({"trace_id": trace_id, "span_id": span_id}, value, Timestamp(at // 1_000_000_000, at % 1_000_000_000))
 
 
-def render(collectors, accept: str | None, created_timestamps: bool = False) -> tuple[bytes, str]:
+def render(collectors, accept: str | None, created_timestamps: bool = False,
+           held: list | None = None) -> tuple[bytes, str]:
     """``(body, content type)`` for a scrape of ``collectors`` (objects with ``collect()``: a
     :class:`StoreCollector`, a ``CollectorRegistry``), in the format ``accept`` asks for.
 
     ``_created`` samples of ``prometheus_client``'s own counters and histograms are kept only
     in OpenMetrics and only with ``created_timestamps`` (Prometheus before 3.x stores them
-    as separate series)."""
+    as separate series). ``held``, a list, receives the held series this render serves at
+    zero (for ``Store.mark_served`` once the scraper is known to have had the answer in time)."""
     encoder, content_type = choose_encoder(accept or "")
     openmetrics = content_type.startswith("application/openmetrics-text")
-    token = _openmetrics.set(openmetrics)
+    token, held_token = _openmetrics.set(openmetrics), _held.set(held)
     try:
         return encoder(_Exposition(collectors, openmetrics and created_timestamps)), content_type
     finally:
         _openmetrics.reset(token)
+        _held.reset(held_token)
 
 
 class _Exposition:

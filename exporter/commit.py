@@ -14,6 +14,11 @@ concurrent requests share it), and only then applies them to the store, in log o
 So ``/metrics`` only ever serves increments that are on disk, and a restart after a crash (kill -9)
 rebuilds exactly what was answered 2xx: the snapshot plus the log records after its ``wal_seq``.
 
+A held series (``exporter.store``) is released the same way: ``release_due()`` (called by each scrape)
+logs a release record naming the series, makes it durable, and only then lets the store serve
+their values. A restart replays the releases with the requests, so the series no scrape has seen
+a value of are held at zero again, and those it has are never served zero again.
+
 A request whose key was already applied (a retry whose first answer was lost) is answered as a
 success and not applied again; so is a repeat of a key still waiting in the same group.
 
@@ -25,6 +30,7 @@ nothing twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -39,9 +45,12 @@ from .state import load_state, save_state
 from .store import IngestResult, Store
 from .wal import WriteAheadLog
 
-__all__ = ["Committer", "CommitError"]
+__all__ = ["Committer", "CommitError", "RELEASE_KEY"]
 
 log = logging.getLogger("exporter.commit")
+
+# The key of a release record in the log; never an Idempotency-Key (those are printable ASCII).
+RELEASE_KEY = "\x00release"
 
 
 class CommitError(Exception):
@@ -51,8 +60,9 @@ class CommitError(Exception):
 @dataclass
 class _Pending:
     key: str
-    request: ExportMetricsServiceRequest
+    request: ExportMetricsServiceRequest | None
     payload: bytes
+    release: list | None = None  # a release record: the (family name, label key) series
     done: threading.Event = field(default_factory=threading.Event)
     result: IngestResult | None = None
     error: Exception | None = None
@@ -122,6 +132,12 @@ class Committer:
         clock = store.clock
         try:
             for record in records:
+                if record.key == RELEASE_KEY:
+                    try:
+                        store.release(_release_items(record.payload))
+                    except ValueError:
+                        log.exception("write-ahead log record %d: not a release record", record.seq)
+                    continue
                 request = ExportMetricsServiceRequest()
                 store.clock = lambda at=record.at: at  # the store's time when the request was first applied
                 try:
@@ -133,9 +149,7 @@ class Committer:
                     self.keys.add(record.key, record.at)
         finally:
             store.clock = clock
-        # A series first made by the log and past its hold was served (or could have been) before
-        # the crash: never serve it at zero again, or its counter would go down.
-        store.release_past_hold(self.clock())
+        # The series the log made and did not release are held again: no scrape saw their values.
         self.replayed = len(records)
         if records:
             log.info("write-ahead log %s: %d records replayed (to seq %d)", self.wal.path, len(records),
@@ -147,11 +161,30 @@ class Committer:
         """Apply one request (after it is durable, with a state file); None if ``key`` was already
         applied. Raises ``CommitError`` if it could not be made durable. Starts the committer if the
         app was served without its lifespan (an ASGI transport in a test or a benchmark)."""
+        return self._wait(_Pending(key, request, payload))
+
+    def release_due(self) -> int:
+        """Release the held series due for it (``Store.releasable``): durably first with a state
+        file, so their values are never served before the release is on disk. Returns how many were
+        released; with a disk error, none (they stay held, served at zero) and the error is logged."""
+        store = self.store
+        due = store.releasable()
+        if not due:
+            return 0
+        if self.wal is None:
+            return store.release(due)
+        payload = json.dumps([[name, [list(pair) for pair in key]] for name, key in due]).encode()
+        try:
+            self._wait(_Pending(RELEASE_KEY, None, payload, release=due))
+        except CommitError:
+            return 0
+        return len(due)
+
+    def _wait(self, pending: _Pending):
         if self._thread is None:
             self.start()
             if self._thread is None:
                 raise CommitError("the exporter is not accepting requests (stopped)")
-        pending = _Pending(key, request, payload)
         self._queue.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -187,6 +220,9 @@ class Committer:
         keys_in_group: set[str] = set()
         for pending in group:
             key = pending.key
+            if pending.release is not None:
+                fresh.append(pending)
+                continue
             if key and (key in keys_in_group or self.keys.seen(key, now)):
                 self.duplicates += 1
                 pending.done.set()  # result None: a repeat
@@ -216,6 +252,10 @@ class Committer:
                 return
         self.commits += 1
         for pending in fresh:
+            if pending.release is not None:
+                self.store.release(pending.release)
+                pending.done.set()
+                continue
             try:
                 pending.result = self.store.ingest(pending.request)
             except Exception as error:  # noqa: BLE001 - never a dead committer (the app answers 400)
@@ -253,3 +293,11 @@ class Committer:
         save_state(self.store, self.keys, self.state_file, self.wal.next_seq - 1)
         self.wal.reset()
         self._last_snapshot = self.clock()
+
+
+def _release_items(payload: bytes) -> list[tuple[str, tuple]]:
+    """The ``(family name, label key)`` series of a release record's payload."""
+    try:
+        return [(str(name), tuple((str(k), str(v)) for k, v in key)) for name, key in json.loads(payload)]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"malformed release record: {error}") from error

@@ -22,9 +22,12 @@
 * Past ``series_limit`` series in a family, new label sets fold into one
   ``otel_metric_overflow="true"`` series, so totals stay right.
 * A new counter or histogram series is *held*: served at zero for
-  ``hold_seconds`` and for at least one scrape, while its increments
-  accumulate. Prometheus then sees ``0`` before the first real value, so
-  ``increase()`` and ``rate()`` count a new series' first increments.
+  ``hold_seconds`` and until a scrape received it at zero, while its
+  increments accumulate. Prometheus then sees ``0`` before the first real
+  value, so ``increase()`` and ``rate()`` count a new series' first
+  increments. A release (:meth:`Store.release`) is made durable before the
+  value is served (``exporter.commit``), so a restart holds again exactly
+  the series no scrape has seen a value of.
 * Exemplars (``exemplars=True``): a point's OTLP exemplars that name a span
   (16-byte trace id, 8-byte span id, a finite value) are kept, the latest per
   histogram bucket (by value, ``le``) and one per counter series: at most
@@ -598,36 +601,53 @@ class Store:
 
     # -- reading --------------------------------------------------------
 
-    def release_held(self, now: float | None = None) -> None:
-        """Mark series due for release: called once per scrape, before rendering.
-
-        A held series is released once its hold time has passed *and* it was served at zero
-        to at least one scrape before."""
-        now = self.clock() if now is None else now
+    def _held_rows(self):
         for family in self.families_by_name.values():
             if family.kind == "gauge":
                 continue
             for series in family.series.values():
                 if series.held:
-                    if series.served and now >= series.hold_until:
-                        series.held = False
-                    else:
-                        series.served = True
-            series = family.overflow
-            if series is not None and series.held:
-                if series.served and now >= series.hold_until:
-                    series.held = False
-                else:
-                    series.served = True
+                    yield family, series
+            if family.overflow is not None and family.overflow.held:
+                yield family, family.overflow
 
-    def release_past_hold(self, now: float) -> None:
-        """Stop holding every series whose hold time has passed, served at zero or not: after a
-        restart, a series the write-ahead log rebuilt may already have been served its value."""
+    def releasable(self, now: float | None = None) -> list[tuple[str, tuple]]:
+        """The held series due for release, as ``(family name, label key)``: their hold time has
+        passed and a scrape saw them at zero (:meth:`mark_served`)."""
+        now = self.clock() if now is None else now
         with self.lock:
-            for family in self.families_by_name.values():
-                for series in list(family.series.values()) + ([family.overflow] if family.overflow else []):
-                    if series.held and now >= series.hold_until:
-                        series.held = False
+            return [(family.name, series.key) for family, series in self._held_rows()
+                    if series.served and now >= series.hold_until]
+
+    def release(self, items) -> int:
+        """Serve these ``(family name, label key)`` series at their value from now on; returns how
+        many were held. With a state file the committer calls this only once the release is in the
+        write-ahead log, so a restart never serves zero again where Prometheus saw a value."""
+        released = 0
+        with self.lock:
+            for name, key in items:
+                family = self.families_by_name.get(name)
+                if family is None:
+                    continue
+                series = family.overflow if key == OVERFLOW_LABELS else family.series.get(key)
+                if series is not None and series.held:
+                    series.held = False
+                    released += 1
+        return released
+
+    def mark_served(self, rows) -> None:
+        """Note that a scrape received these held series (from a render) at zero."""
+        with self.lock:
+            for series in rows:
+                series.served = True
+
+    def release_held(self, now: float | None = None) -> None:
+        """One scrape's turn without a state file: release what is due, then count every series
+        still held as served at zero."""
+        self.release(self.releasable(now))
+        with self.lock:
+            for _, series in self._held_rows():
+                series.served = True
 
     def series_count(self) -> int:
         return sum(len(f.series) + (f.overflow is not None) for f in self.families_by_name.values())

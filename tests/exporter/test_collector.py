@@ -9,6 +9,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 
 OPENMETRICS = {"Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"}
 POINT = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o", "genai_lens.api_key": "sk-…a1b2"}
+BASE = labels(gen_ai_provider_name="openai", gen_ai_request_model="gpt-4o", genai_lens_api_key="sk-…a1b2", service_name="svc")
 
 
 def workload():
@@ -29,7 +30,7 @@ def test_text_exposition_exact(exporter):
     response = server.client.get(server.url + "/metrics")
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     text = response.text
-    base = labels(gen_ai_provider_name="openai", gen_ai_request_model="gpt-4o", genai_lens_api_key="sk-…a1b2", service_name="svc")
+    base = BASE
     assert values(text, "genai_lens_cost_usd_total") == {base | {("genai_lens_cost_type", "input")}: 0.000123456789}
     assert values(text, "genai_lens_web_search_calls_total") == {base: 2}
     assert values(text, "gen_ai_client_operation_duration_seconds_bucket") == {
@@ -94,7 +95,7 @@ def test_held_series_render_zero_then_the_value(exporter):
     server = exporter(new_series_hold_seconds=0.5)
     server.post(workload())
     first = server.metrics()
-    base = labels(gen_ai_provider_name="openai", gen_ai_request_model="gpt-4o", genai_lens_api_key="sk-…a1b2", service_name="svc")
+    base = BASE
     assert values(first, "genai_lens_web_search_calls_total") == {base: 0}
     assert values(first, "gen_ai_client_operation_duration_seconds_bucket") == {
         base | {("le", "0.5")}: 0, base | {("le", "1.0")}: 0, base | {("le", "+Inf")}: 0,
@@ -106,3 +107,16 @@ def test_held_series_render_zero_then_the_value(exporter):
     later = server.metrics()
     assert values(later, "genai_lens_web_search_calls_total") == {base: 3}
     assert values(later, "gen_ai_client_operation_duration_seconds_count") == {base: 3}
+
+
+def test_a_scrape_answered_too_late_does_not_count_as_seeing_zero(exporter):
+    """Prometheus drops an answer that comes after its scrape timeout: a held series only counts as
+    seen at zero when the answer was ready within half the timeout the scraper sent."""
+    server = exporter(new_series_hold_seconds=0.01)
+    server.post(workload())
+    late = {"X-Prometheus-Scrape-Timeout-Seconds": "0.000001"}
+    for _ in range(3):
+        time.sleep(0.02)
+        assert values(server.metrics(late), "genai_lens_web_search_calls_total") == {BASE: 0}
+    assert values(server.metrics({"X-Prometheus-Scrape-Timeout-Seconds": "10"}), "genai_lens_web_search_calls_total") == {BASE: 0}
+    assert values(server.metrics(late), "genai_lens_web_search_calls_total") == {BASE: 2}

@@ -117,3 +117,47 @@ def test_the_log_is_compacted_on_its_interval_and_past_its_size(tmp_path):
         assert reader.submit("k0", cost(0.125), cost(0.125).SerializeToString()) is None  # a repeat
         reader.stop()
         committer.stop()
+
+
+def held(store) -> dict:
+    return {dict(s.key)["genai_lens_api_key"]: s.held for s in store.families_by_name["genai_lens_cost_usd"].series.values()}
+
+
+def test_a_restart_holds_again_exactly_the_series_no_scrape_saw_a_value_of(tmp_path):
+    """k1's value was served (its release is in the log); k2 was never seen at zero by a scrape, and
+    the exporter was down past its hold: after the crash k1 is served at its value at once (never
+    zero again: Prometheus would count a reset), k2 at zero until a scrape has seen that."""
+    state, now = tmp_path / "state.json", [1000.0]
+    store = Store(hold_seconds=1, clock=lambda: now[0])
+    committer = Committer(store, state, snapshot_interval_seconds=1e9, clock=lambda: now[0])
+    committer.start()
+    committer.submit("a", cost(0.25), cost(0.25).SerializeToString())
+    store.mark_served([s for s in store.families_by_name["genai_lens_cost_usd"].series.values()])  # seen at zero
+    now[0] = 1001.0
+    assert committer.release_due() == 1 and committer.release_due() == 0
+    two = request(sum_metric("genai_lens.cost", "usd", [number_point(0.5, {"genai_lens.api_key": "k2"})]))
+    committer.submit("b", two, two.SerializeToString())
+    assert held(store) == {"k1": False, "k2": True}
+    now[0] = 5000.0  # kill -9 (no stop), and a start long past k2's hold
+    again = Store(hold_seconds=1, clock=lambda: now[0])
+    restarted = Committer(again, state, clock=lambda: now[0])
+    restarted.start()
+    assert held(again) == {"k1": False, "k2": True}
+    assert restarted.release_due() == 0  # not before a scrape has seen k2 at zero
+    restarted.stop()
+    committer.stop()
+
+
+def test_releases_survive_compaction(tmp_path):
+    state, now = tmp_path / "state.json", [1000.0]
+    store = Store(hold_seconds=1, clock=lambda: now[0])
+    committer = Committer(store, state, snapshot_interval_seconds=1e9, clock=lambda: now[0])
+    committer.start()
+    committer.submit("a", cost(0.25), cost(0.25).SerializeToString())
+    store.release_held()  # a scrape saw it at zero
+    now[0] = 1002.0
+    assert committer.release_due() == 1
+    committer.stop()
+    again = Store(hold_seconds=1, clock=lambda: now[0])
+    Committer(again, state, clock=lambda: now[0]).start()
+    assert held(again) == {"k1": False}
