@@ -247,6 +247,13 @@ def _attribute_value(kv: bytes, at: int):
             if kv[at + 1] < 0x80 and at + 2 + kv[at + 1] == end:
                 return kv[at + 2:].decode()
         elif tag == 0x18:  # int_value, an int64 varint: 7 bits a byte, low first, the last byte < 0x80
+            size = end - at - 1  # the varint ends kv: nothing after it
+            if size == 1 and kv[at + 1] < 0x80:  # under 128, 16,384 and 2,097,152: most counts
+                return kv[at + 1]
+            if size == 2 and kv[at + 1] >= 0x80 > kv[at + 2]:
+                return (kv[at + 1] & 0x7F) | kv[at + 2] << 7
+            if size == 3 and kv[at + 1] >= 0x80 and kv[at + 2] >= 0x80 > kv[at + 3]:
+                return (kv[at + 1] & 0x7F) | (kv[at + 2] & 0x7F) << 7 | kv[at + 3] << 14
             number, shift = 0, 0
             for byte in kv[at + 1:]:
                 number |= (byte & 0x7F) << shift

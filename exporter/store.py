@@ -525,9 +525,9 @@ class Store:
                 continue
             bounds = tuple(point.explicit_bounds)
             counts = tuple(point.bucket_counts) or (point.count,)
-            if len(counts) != len(bounds) + 1 or sum(counts) != point.count or any(
+            if len(counts) != len(bounds) + 1 or sum(counts) != point.count or (bounds != family.bounds and (any(
                 not (a < b) for a, b in zip(bounds, bounds[1:])
-            ) or not all(_finite(b) for b in bounds):
+            ) or not all(_finite(b) for b in bounds))):  # the family's bounds were checked when they came
                 result.reject("invalid_histogram", otel_name)
                 continue
             total = point.sum if point.HasField("sum") else 0.0
