@@ -50,6 +50,17 @@ def test_the_shapes_protobuf_writes_for_long_keys_and_values():
     assert f"model='{model}'" in call and "api_key='team-" + "t" * 200 + "'" in call
 
 
+def test_token_counts_at_every_varint_length_read_as_protobuf_reads_them():
+    """Counts of one, two and three varint bytes take their own short path; the edges of each."""
+    edges = [0, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152, 2**28, 2**63 - 1]
+    for count in edges:
+        kv = common_pb2.KeyValue(key="gen_ai.usage.input_tokens", value=common_pb2.AnyValue(int_value=count))
+        (call,) = {c.usage.input_tokens for c in read_all_ways(span({**CHAT, "gen_ai.usage.input_tokens": count}))}
+        assert call == count == genai_spans._attribute_value(kv.SerializeToString(), len(kv.key) + 2)
+    overlong = b"\n\x19gen_ai.usage.input_tokens\x12\x03\x18\x80\x00"  # 0 in two bytes, as a varint may be
+    assert genai_spans._attribute_value(overlong, 27) == common_pb2.KeyValue.FromString(overlong).value.int_value == 0
+
+
 def test_every_kind_of_value():
     def usage_of(value):
         kv = common_pb2.KeyValue(key="gen_ai.usage.input_tokens", value=value)
